@@ -9,6 +9,8 @@ contract EpochManager {
     error EpochManager__InvalidEpochLength();
     error EpochManager__InvalidGracePeriod();
     error EpochManager__BlockBeforeGenesis();
+    /// @notice An epoch number or start block would not fit its type (uint32 / uint64).
+    error EpochManager__EpochOverflow();
 
     uint64 public immutable GENESIS_BLOCK;
     uint64 public immutable EPOCH_LENGTH;
@@ -24,7 +26,7 @@ contract EpochManager {
 
     function getEpochForBlock(uint64 blockNumber) public view returns (uint32) {
         if (blockNumber < GENESIS_BLOCK) revert EpochManager__BlockBeforeGenesis();
-        return uint32((blockNumber - GENESIS_BLOCK) / EPOCH_LENGTH);
+        return _toEpoch((blockNumber - GENESIS_BLOCK) / EPOCH_LENGTH);
     }
 
     function getCurrentEpoch() public view returns (uint32) {
@@ -33,9 +35,9 @@ contract EpochManager {
 
     /// @notice The epoch at which a change mined in `blockNumber` becomes effective.
     function getEffectiveEpochForBlock(uint64 blockNumber) public view returns (uint32) {
-        uint32 epoch = getEpochForBlock(blockNumber);
+        uint256 epoch = getEpochForBlock(blockNumber);
         uint64 offset = (blockNumber - GENESIS_BLOCK) % EPOCH_LENGTH;
-        return offset >= EPOCH_LENGTH - GRACE_PERIOD ? epoch + 2 : epoch + 1;
+        return _toEpoch(offset >= EPOCH_LENGTH - GRACE_PERIOD ? epoch + 2 : epoch + 1);
     }
 
     function getEffectiveEpoch() external view returns (uint32) {
@@ -48,7 +50,9 @@ contract EpochManager {
     }
 
     function getStartBlockForEpoch(uint32 epoch) public view returns (uint64) {
-        return GENESIS_BLOCK + uint64(epoch) * EPOCH_LENGTH;
+        uint256 start = uint256(GENESIS_BLOCK) + uint256(epoch) * EPOCH_LENGTH;
+        if (start > type(uint64).max) revert EpochManager__EpochOverflow();
+        return uint64(start);
     }
 
     function getCurrentEpochStartBlock() external view returns (uint64) {
@@ -56,10 +60,15 @@ contract EpochManager {
     }
 
     function getNextEpochStartBlock() public view returns (uint64) {
-        return getStartBlockForEpoch(getCurrentEpoch() + 1);
+        return getStartBlockForEpoch(_toEpoch(uint256(getCurrentEpoch()) + 1));
     }
 
     function blocksUntilNextEpoch() external view returns (uint64) {
         return getNextEpochStartBlock() - uint64(block.number);
+    }
+
+    function _toEpoch(uint256 epoch) private pure returns (uint32) {
+        if (epoch > type(uint32).max) revert EpochManager__EpochOverflow();
+        return uint32(epoch);
     }
 }

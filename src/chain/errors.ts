@@ -15,6 +15,7 @@ export const CONTRACT_ERROR_NAMES = [
   'InvalidEpochLength',
   'InvalidGracePeriod',
   'BlockBeforeGenesis',
+  'EpochOverflow',
   // ECDSAStakeRegistry
   'LengthMismatch',
   'InvalidLength',

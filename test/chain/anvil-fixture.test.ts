@@ -2,6 +2,8 @@ import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
+import { getContractAddress } from 'viem';
+import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { type AnvilChain, startAnvil } from '../../src/adapters/anvil/anvil.ts';
 import { startTestbed } from '../../src/adapters/anvil/testbed.ts';
@@ -115,6 +117,32 @@ describe('Anvil fixture', () => {
     }
     expect(await portIsOpen(port)).toBe(false);
     expect(anvilProcessesWith('4242')).toEqual([]);
+  });
+
+  test('behavior: a fresh deployer gets the same contract addresses on every run', async () => {
+    const addresses = async () => {
+      const testbed = await startTestbed({
+        deployerPrivateKey: deployerKey,
+        stateChainIds: [5151],
+      });
+      try {
+        return {
+          main: testbed.deployment,
+          stateChain: testbed.stateChains.get(5151)?.stateManager,
+        };
+      } finally {
+        await testbed.stop();
+      }
+    };
+    const deployerKey = generatePrivateKey();
+    const first = await addresses();
+    const second = await addresses();
+    expect(second).toEqual(first);
+    const from = privateKeyToAccount(deployerKey).address;
+    expect(first.main.epochManager).toBe(getContractAddress({ from, nonce: 0n }));
+    expect(first.main.stakeRegistry).toBe(getContractAddress({ from, nonce: 1n }));
+    expect(first.main.stateManager).toBe(getContractAddress({ from, nonce: 2n }));
+    expect(first.stateChain).toBe(getContractAddress({ from, nonce: 0n }));
   });
 
   test('behavior: a testbed whose setup fails stops the chains it started', async () => {
