@@ -1,4 +1,5 @@
 import type { Address, Hex } from 'viem';
+import type { EpochParams } from '../core/epoch-math.ts';
 
 /**
  * What node code reads from and writes to chains (SPEC §6). Every read names its block or epoch
@@ -14,11 +15,7 @@ export interface BlockHeader {
 }
 
 /** Epoch constants of the EpochManager (immutable after deployment). */
-export interface EpochParams {
-  genesisBlock: bigint;
-  epochLengthBlocks: bigint;
-  gracePeriodBlocks: bigint;
-}
+export type { EpochParams } from '../core/epoch-math.ts';
 
 /** One StateManager history entry. */
 export interface HistoryEntry {

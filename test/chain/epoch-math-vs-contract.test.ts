@@ -28,6 +28,8 @@ async function deployEpochManager(epochLengthBlocks: bigint, gracePeriodBlocks: 
     abi: epochManagerAbi,
     bytecode: epochManagerBytecode,
     args: [epochLengthBlocks, gracePeriodBlocks],
+    account: testbed.deployer,
+    chain: wallet.chain,
   });
   const receipt = await testbed.mainAnvil.publicClient.waitForTransactionReceipt({
     hash,

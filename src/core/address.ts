@@ -1,0 +1,28 @@
+import { type Address, getAddress, isAddress } from 'viem';
+import { InvalidAddressError } from './errors.ts';
+
+/**
+ * Addresses are compared as 160-bit numbers, which is how the registry's `isValidSignature`
+ * checks order (`uint160(operator) <= uint160(previous)` reverts NotSorted). Comparing checksummed
+ * strings would put `0xB…` before `0xa…`.
+ */
+export function compareAddresses(a: Address, b: Address): number {
+  const left = BigInt(a);
+  const right = BigInt(b);
+  return left < right ? -1 : left > right ? 1 : 0;
+}
+
+export function sameAddress(a: Address, b: Address): boolean {
+  return a.toLowerCase() === b.toLowerCase();
+}
+
+/** A case-insensitive key for maps and sets of addresses. */
+export function addressKey(address: Address): string {
+  return address.toLowerCase();
+}
+
+/** Validates (rejecting a wrong mixed-case checksum) and returns the checksummed form. */
+export function toChecksumAddress(field: string, value: string): Address {
+  if (!isAddress(value)) throw new InvalidAddressError(field, value);
+  return getAddress(value);
+}
