@@ -1,0 +1,140 @@
+import type { Selectable } from 'kysely';
+import type { Address } from 'viem';
+import type { DB, PeerCache } from '../generated/operator-db.ts';
+import { type QueryContext, runQuery } from '../query-context.ts';
+import { msAsDate, storedAddress, storedMs, storedOneOf } from '../stored-values.ts';
+import { inputChecks, MAX_LIST_LIMIT, MAX_PEER_ADDRESSES, MAX_TEXT_LENGTH } from '../validate.ts';
+
+export const PEER_STATUSES = ['connected', 'disconnected', 'banned'] as const;
+export type PeerStatus = (typeof PEER_STATUSES)[number];
+
+export interface PeerInput {
+  /** libp2p peer id. */
+  peerId: string;
+  /** The operator the peer belongs to, when known. */
+  operatorAddress?: Address;
+  /** Multiaddrs the peer was reached at (at most 32); default none. */
+  addresses?: readonly string[];
+  lastSeenAtMs: number;
+  status: PeerStatus;
+}
+
+export interface PeerRecord {
+  peerId: string;
+  operatorAddress: Address | null;
+  addresses: string[];
+  lastSeenAtMs: number;
+  status: PeerStatus;
+}
+
+export interface PeerCacheRepository {
+  /** Inserts or replaces the peer's entry. */
+  upsert(peer: PeerInput): Promise<PeerRecord>;
+  get(peerId: string): Promise<PeerRecord | undefined>;
+  /** Most recently seen first, at most `limit`. */
+  list(options: { status?: PeerStatus; limit: number }): Promise<PeerRecord[]>;
+  /** True when an entry was removed. */
+  remove(peerId: string): Promise<boolean>;
+  /** Drops entries last seen before `beforeMs`; returns how many. */
+  pruneLastSeenBefore(beforeMs: number): Promise<number>;
+}
+
+const MAX_PEER_ID_LENGTH = 128;
+
+function toPeerRecord(row: Selectable<PeerCache>): PeerRecord {
+  return {
+    peerId: row.peer_id,
+    operatorAddress: row.operator_address === null ? null : storedAddress(row.operator_address),
+    addresses: row.addresses,
+    lastSeenAtMs: storedMs(row.last_seen_at),
+    status: storedOneOf(row.status, PEER_STATUSES),
+  };
+}
+
+export function createPeerCacheRepository(context: QueryContext<DB>): PeerCacheRepository {
+  return {
+    async upsert(peer) {
+      const operation = 'peerCache.upsert';
+      const checks = inputChecks(operation);
+      checks.require(typeof peer === 'object' && peer !== null, 'peer', 'expected an object');
+      const peerId = checks.text('peerId', peer.peerId, MAX_PEER_ID_LENGTH);
+      const values = {
+        operator_address:
+          peer.operatorAddress === undefined
+            ? null
+            : checks.address('operatorAddress', peer.operatorAddress),
+        addresses: checks
+          .array('addresses', peer.addresses ?? [], MAX_PEER_ADDRESSES)
+          .map((address, index) => checks.text(`addresses[${index}]`, address, MAX_TEXT_LENGTH)),
+        last_seen_at: msAsDate(checks.timestampMs('lastSeenAtMs', peer.lastSeenAtMs)),
+        status: checks.oneOf('status', peer.status, PEER_STATUSES),
+      };
+      return runQuery(operation, async () => {
+        const row = await context.db
+          .insertInto('peer_cache')
+          .values({ peer_id: peerId, ...values })
+          .onConflict((conflict) => conflict.column('peer_id').doUpdateSet(values))
+          .returningAll()
+          .executeTakeFirstOrThrow();
+        return toPeerRecord(row);
+      });
+    },
+
+    async get(peerId) {
+      const operation = 'peerCache.get';
+      const key = inputChecks(operation).text('peerId', peerId, MAX_PEER_ID_LENGTH);
+      return runQuery(operation, async () => {
+        const row = await context.db
+          .selectFrom('peer_cache')
+          .selectAll()
+          .where('peer_id', '=', key)
+          .executeTakeFirst();
+        return row ? toPeerRecord(row) : undefined;
+      });
+    },
+
+    async list(options) {
+      const operation = 'peerCache.list';
+      const checks = inputChecks(operation);
+      const limit = checks.positiveInteger('limit', options?.limit, MAX_LIST_LIMIT);
+      const status =
+        options?.status === undefined
+          ? undefined
+          : checks.oneOf('status', options.status, PEER_STATUSES);
+      return runQuery(operation, async () => {
+        let query = context.db.selectFrom('peer_cache').selectAll();
+        if (status !== undefined) query = query.where('status', '=', status);
+        const rows = await query
+          .orderBy('last_seen_at', 'desc')
+          .orderBy('peer_id')
+          .limit(limit)
+          .execute();
+        return rows.map(toPeerRecord);
+      });
+    },
+
+    async remove(peerId) {
+      const operation = 'peerCache.remove';
+      const key = inputChecks(operation).text('peerId', peerId, MAX_PEER_ID_LENGTH);
+      return runQuery(operation, async () => {
+        const result = await context.db
+          .deleteFrom('peer_cache')
+          .where('peer_id', '=', key)
+          .executeTakeFirst();
+        return result.numDeletedRows > 0n;
+      });
+    },
+
+    async pruneLastSeenBefore(beforeMs) {
+      const operation = 'peerCache.pruneLastSeenBefore';
+      const cutoff = inputChecks(operation).timestampMs('beforeMs', beforeMs);
+      return runQuery(operation, async () => {
+        const result = await context.db
+          .deleteFrom('peer_cache')
+          .where('last_seen_at', '<', msAsDate(cutoff))
+          .executeTakeFirst();
+        return Number(result.numDeletedRows);
+      });
+    },
+  };
+}

@@ -1,0 +1,156 @@
+import type { Address, Hex } from 'viem';
+import { StoreConflictError, StoreNotFoundError } from '../errors.ts';
+import type { DB } from '../generated/registry-db.ts';
+import { nowAsDate, type QueryContext, runQuery } from '../query-context.ts';
+import { msAsDate } from '../stored-values.ts';
+import { checkStatusChange } from '../task-fields.ts';
+import { inputChecks, MAX_LIST_LIMIT, MAX_SIGNATURE_DATA_BYTES } from '../validate.ts';
+import { type AvsTaskResponseRecord, selectAvsTaskResponse } from './avs-task-responses.ts';
+import { sumSnapshotWeights } from './epoch-operators.ts';
+import { type RegistryTaskRecord, toRegistryTaskRecord } from './tasks.ts';
+
+/** The proof the aggregator assembled for a task. */
+export interface TaskCompletion {
+  taskId: Hex;
+  /** Operators whose signatures the proof holds, strictly ascending as numbers. */
+  signers: readonly Address[];
+  /** `abi.encode(address[] operators, bytes[] signatures, uint32 referenceEpoch)`. */
+  signatureData: Hex;
+  respondedAtMs: number;
+}
+
+export interface TaskCompletionResult {
+  /** False when the task was already completed: nothing was written, `response` is the stored proof. */
+  completed: boolean;
+  task: RegistryTaskRecord;
+  response: AvsTaskResponseRecord;
+}
+
+/**
+ * Completes a task in one transaction: stores the proof, marks the task completed and counts a
+ * successful response for every signer — at most once per task, so a crash and retry never
+ * counts twice. Refused (StoreConflictError) unless every signer's signed response is stored,
+ * every signer is in the epoch's snapshot, and their summed weight (computed in SQL) reaches the
+ * epoch's threshold: the store never holds a proof below threshold.
+ */
+export async function completeTask(
+  context: QueryContext<DB>,
+  completion: TaskCompletion,
+): Promise<TaskCompletionResult> {
+  const operation = 'completeTask';
+  const checks = inputChecks(operation);
+  checks.require(
+    typeof completion === 'object' && completion !== null,
+    'completion',
+    'expected an object',
+  );
+  const taskId = checks.bytes32('taskId', completion.taskId);
+  const signers = checks
+    .array('signers', completion.signers, MAX_LIST_LIMIT)
+    .map((signer, index) => checks.address(`signers[${index}]`, signer));
+  checks.require(signers.length > 0, 'signers', 'a proof needs at least one signer');
+  signers.forEach((signer, index) => {
+    const previous = signers[index - 1];
+    checks.require(
+      previous === undefined || previous < signer,
+      `signers[${index}]`,
+      'signers must be strictly ascending by address as a number (no duplicates)',
+    );
+  });
+  const signatureData = checks.hexBytes(
+    'signatureData',
+    completion.signatureData,
+    MAX_SIGNATURE_DATA_BYTES,
+  );
+  const respondedAtMs = checks.timestampMs('respondedAtMs', completion.respondedAtMs);
+
+  return runQuery(operation, () =>
+    context.transaction(async (tx) => {
+      const task = await tx.db
+        .selectFrom('tasks')
+        .selectAll()
+        .where('task_id', '=', taskId)
+        .forUpdate()
+        .executeTakeFirst();
+      if (!task) throw new StoreNotFoundError(operation, 'task', taskId);
+      const record = toRegistryTaskRecord(task);
+      if (checkStatusChange(operation, taskId, record.status, 'completed') === 'unchanged') {
+        const stored = await selectAvsTaskResponse(tx, taskId);
+        if (!stored) throw new StoreNotFoundError(operation, 'proof of completed task', taskId);
+        return { completed: false, task: record, response: stored };
+      }
+
+      const answers = await tx.db
+        .selectFrom('operator_task_responses')
+        .select(['operator_address', 'outcome'])
+        .where('task_id', '=', taskId)
+        .where('operator_address', 'in', signers)
+        .execute();
+      const signed = new Set(
+        answers.filter((a) => a.outcome === 'signed').map((a) => a.operator_address),
+      );
+      const unsigned = signers.filter((signer) => !signed.has(signer));
+      if (unsigned.length > 0) {
+        throw new StoreConflictError(
+          operation,
+          'SIGNER_INVALID',
+          `task ${taskId}: no signed response stored from ${unsigned.join(', ')}`,
+        );
+      }
+
+      const weight = await sumSnapshotWeights(tx, task.epoch, signers);
+      if (weight.operatorCount !== signers.length) {
+        throw new StoreConflictError(
+          operation,
+          'SIGNER_INVALID',
+          `task ${taskId}: ${signers.length - weight.operatorCount} signer(s) are not in the snapshot of epoch ${task.epoch}`,
+        );
+      }
+      const epochState = await tx.db
+        .selectFrom('epoch_states')
+        .select('threshold_weight')
+        .where('epoch_number', '=', task.epoch)
+        .executeTakeFirstOrThrow();
+      if (weight.totalWeightWei < epochState.threshold_weight) {
+        throw new StoreConflictError(
+          operation,
+          'BELOW_THRESHOLD',
+          `task ${taskId}: signed weight ${weight.totalWeightWei} is below the threshold ${epochState.threshold_weight} of epoch ${task.epoch}`,
+        );
+      }
+
+      const now = nowAsDate(tx.clock);
+      await tx.db
+        .insertInto('avs_task_responses')
+        .values({
+          task_id: taskId,
+          epoch: task.epoch,
+          signature_data: signatureData,
+          signed_weight: weight.totalWeightWei,
+          responded_at: msAsDate(respondedAtMs),
+        })
+        .execute();
+      await tx.db
+        .insertInto('avs_task_response_signers')
+        .values(signers.map((signer) => ({ task_id: taskId, operator_address: signer })))
+        .execute();
+      const completed = await tx.db
+        .updateTable('tasks')
+        .set({ status: 'completed', updated_at: now })
+        .where('task_id', '=', taskId)
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      await tx.db
+        .updateTable('operators')
+        .set((eb) => ({
+          successful_response_count: eb('successful_response_count', '+', 1),
+          updated_at: now,
+        }))
+        .where('address', 'in', signers)
+        .execute();
+      const response = await selectAvsTaskResponse(tx, taskId);
+      if (!response) throw new StoreNotFoundError(operation, 'proof', taskId);
+      return { completed: true, task: toRegistryTaskRecord(completed), response };
+    }),
+  );
+}

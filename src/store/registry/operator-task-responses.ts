@@ -1,0 +1,123 @@
+import type { Selectable } from 'kysely';
+import type { Address, Hex } from 'viem';
+import type { DB, OperatorTaskResponses } from '../generated/registry-db.ts';
+import { type QueryContext, runQuery } from '../query-context.ts';
+import { msAsDate, storedAddress, storedHex, storedMs } from '../stored-values.ts';
+import { checkTaskAnswer, type TaskAnswer, toTaskAnswer } from '../task-answer.ts';
+import { inputChecks } from '../validate.ts';
+
+/** One operator's answer to a task, as the aggregator received it. */
+export type OperatorResponseInput = {
+  taskId: Hex;
+  operatorAddress: Address;
+  /** The task's epoch; a response for another epoch is rejected by a foreign key. */
+  epoch: number;
+  submittedAtMs: number;
+} & TaskAnswer;
+
+export type OperatorResponseRecord = {
+  id: number;
+  taskId: Hex;
+  operatorAddress: Address;
+  epoch: number;
+  submittedAtMs: number;
+} & TaskAnswer;
+
+export interface OperatorTaskResponsesRepository {
+  /**
+   * Stores the operator's first answer to the task. A later answer from the same operator is not
+   * stored: `recorded` is false and `response` is the first one (compare them to spot an operator
+   * that equivocates).
+   */
+  record(
+    response: OperatorResponseInput,
+  ): Promise<{ response: OperatorResponseRecord; recorded: boolean }>;
+  get(taskId: Hex, operatorAddress: Address): Promise<OperatorResponseRecord | undefined>;
+  /** Ascending by operator address as a number. */
+  listByTask(taskId: Hex): Promise<OperatorResponseRecord[]>;
+}
+
+export function toOperatorResponseRecord(
+  row: Selectable<OperatorTaskResponses>,
+): OperatorResponseRecord {
+  return {
+    id: row.id,
+    taskId: storedHex(row.task_id),
+    operatorAddress: storedAddress(row.operator_address),
+    epoch: row.epoch,
+    submittedAtMs: storedMs(row.submitted_at),
+    ...toTaskAnswer(row),
+  };
+}
+
+export function createOperatorTaskResponsesRepository(
+  context: QueryContext<DB>,
+): OperatorTaskResponsesRepository {
+  const selectResponse = (taskId: string, operatorAddress: string) =>
+    context.db
+      .selectFrom('operator_task_responses')
+      .selectAll()
+      .where('task_id', '=', taskId)
+      .where('operator_address', '=', operatorAddress)
+      .executeTakeFirst();
+
+  return {
+    async record(response) {
+      const operation = 'operatorResponses.record';
+      const checks = inputChecks(operation);
+      checks.require(
+        typeof response === 'object' && response !== null,
+        'response',
+        'expected an object',
+      );
+      const taskId = checks.bytes32('taskId', response.taskId);
+      const operatorAddress = checks.address('operatorAddress', response.operatorAddress);
+      const epoch = checks.uint32('epoch', response.epoch);
+      const submittedAtMs = checks.timestampMs('submittedAtMs', response.submittedAtMs);
+      const answer = checkTaskAnswer(checks, response);
+      return runQuery(operation, async () => {
+        const inserted = await context.db
+          .insertInto('operator_task_responses')
+          .values({
+            task_id: taskId,
+            operator_address: operatorAddress,
+            epoch,
+            ...answer,
+            submitted_at: msAsDate(submittedAtMs),
+          })
+          .onConflict((conflict) => conflict.columns(['task_id', 'operator_address']).doNothing())
+          .returningAll()
+          .executeTakeFirst();
+        if (inserted) return { response: toOperatorResponseRecord(inserted), recorded: true };
+        const stored = await selectResponse(taskId, operatorAddress);
+        if (!stored) throw new Error(`response of ${operatorAddress} to ${taskId} vanished`);
+        return { response: toOperatorResponseRecord(stored), recorded: false };
+      });
+    },
+
+    async get(taskId, operatorAddress) {
+      const operation = 'operatorResponses.get';
+      const checks = inputChecks(operation);
+      const task = checks.bytes32('taskId', taskId);
+      const operator = checks.address('operatorAddress', operatorAddress);
+      return runQuery(operation, async () => {
+        const row = await selectResponse(task, operator);
+        return row ? toOperatorResponseRecord(row) : undefined;
+      });
+    },
+
+    async listByTask(taskId) {
+      const operation = 'operatorResponses.listByTask';
+      const task = inputChecks(operation).bytes32('taskId', taskId);
+      return runQuery(operation, async () => {
+        const rows = await context.db
+          .selectFrom('operator_task_responses')
+          .selectAll()
+          .where('task_id', '=', task)
+          .orderBy('operator_address')
+          .execute();
+        return rows.map(toOperatorResponseRecord);
+      });
+    },
+  };
+}
