@@ -14,7 +14,7 @@ export interface TaskMessage {
   /** The account whose StateManager entry is proven. */
   readonly targetAddress: Address;
   readonly key: bigint;
-  /** Exactly one of block number / timestamp was asked for; the other is what the chain answered. */
+  /** The query point: by block → blockNumber set, timestampSec 0; by time → the reverse (see src/protocol/task-fields.ts). */
   readonly blockNumber: bigint;
   /** Seconds; uint48 like the StateManager's history timestamps. */
   readonly timestampSec: bigint;

@@ -118,7 +118,11 @@ export interface Task {
   chainId: number;
   targetAddress: Uint8Array;
   key: Uint8Array;
-  /** Exactly one of block_number / timestamp was asked for; the other is what the chain answered. */
+  /**
+   * The query point: a request by block sets block_number (timestamp 0, by_timestamp false); a
+   * request by time sets timestamp (block_number 0, by_timestamp true). The task id commits to
+   * exactly these, with epoch, key and value (src/protocol/task-fields.ts).
+   */
   blockNumber: bigint;
   timestamp: bigint;
   byTimestamp: boolean;
