@@ -1,0 +1,111 @@
+import type { Address, Hex } from 'viem';
+import { computeTaskId } from '../../core/task-id.ts';
+import type { MainChain } from '../../ports/chain.ts';
+
+/** A proof as `GET /v1/proofs/:taskId` returns it (JSON: uint256 values as decimal strings). */
+export interface ProofJson {
+  taskId: Hex;
+  status: 'pending' | 'completed' | 'failed' | 'expired';
+  chainId: number;
+  targetAddress: Address;
+  key: string;
+  value: string;
+  blockNumber: string;
+  timestampSec: string;
+  epoch: number;
+  retries: number;
+  proof?: { operators: Address[]; signatures: Hex[]; signatureData: Hex; signedWeightWei: string };
+}
+
+export class SpottedApiError extends Error {
+  readonly status: number;
+  readonly code: string;
+  readonly field: string | undefined;
+  constructor(
+    status: number,
+    body: { error?: { code?: string; message?: string; field?: string } },
+  ) {
+    super(body.error?.message ?? `HTTP ${status}`);
+    this.name = 'SpottedApiError';
+    this.status = status;
+    this.code = body.error?.code ?? 'HTTP_ERROR';
+    this.field = body.error?.field;
+  }
+}
+
+export interface ProofRequest {
+  chainId: number;
+  targetAddress: Address;
+  key: bigint;
+  blockNumber?: bigint;
+  timestampSec?: bigint;
+}
+
+async function call<T>(url: string, init?: RequestInit): Promise<T> {
+  const response = await fetch(url, init);
+  const body = (await response.json()) as T & { error?: { code?: string; message?: string } };
+  if (!response.ok) throw new SpottedApiError(response.status, body);
+  return body;
+}
+
+/**
+ * Asks a registry for a proof and waits (polling) until it ends. Resolves with the final proof
+ * view whatever the outcome; check `status`.
+ */
+export async function requestProof(
+  baseUrl: string,
+  request: ProofRequest,
+  options: { pollIntervalMs?: number; timeoutMs?: number; signal?: AbortSignal } = {},
+): Promise<ProofJson> {
+  const body = {
+    chainId: request.chainId,
+    targetAddress: request.targetAddress,
+    key: request.key.toString(),
+    ...(request.blockNumber === undefined ? {} : { blockNumber: request.blockNumber.toString() }),
+    ...(request.timestampSec === undefined ? {} : { timestamp: request.timestampSec.toString() }),
+  };
+  const accepted = await call<{ taskId: Hex }>(`${baseUrl}/v1/proofs`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
+  const deadline = Date.now() + (options.timeoutMs ?? 30_000);
+  for (;;) {
+    const proof = await getProof(baseUrl, accepted.taskId, options.signal);
+    if (proof.status !== 'pending') return proof;
+    if (Date.now() > deadline) return proof;
+    await new Promise((resolve) => setTimeout(resolve, options.pollIntervalMs ?? 100));
+  }
+}
+
+export function getProof(baseUrl: string, taskId: Hex, signal?: AbortSignal): Promise<ProofJson> {
+  return call<ProofJson>(`${baseUrl}/v1/proofs/${taskId}`, signal ? { signal } : undefined);
+}
+
+/**
+ * Checks a completed proof on-chain: recomputes the task id from the proven fields (so the
+ * signatures are over exactly what the proof claims) and calls the registry's EIP-1271
+ * `isValidSignature`. Resolves on success; rejects with the contract's named reason otherwise.
+ */
+export async function verifyProof(proof: ProofJson, mainChain: MainChain): Promise<void> {
+  if (proof.status !== 'completed' || !proof.proof) {
+    throw new Error(`task ${proof.taskId} is ${proof.status}: there is no proof to verify`);
+  }
+  const recomputed = computeTaskId({
+    user: proof.targetAddress,
+    chainId: proof.chainId,
+    blockNumber: BigInt(proof.blockNumber),
+    timestampSec: BigInt(proof.timestampSec),
+    epoch: proof.epoch,
+    key: BigInt(proof.key),
+    value: BigInt(proof.value),
+  });
+  if (recomputed !== proof.taskId) {
+    throw new Error(`the proof's fields hash to ${recomputed}, not to its task id ${proof.taskId}`);
+  }
+  await mainChain.verifySignatureSet({
+    digest: proof.taskId,
+    signatureData: proof.proof.signatureData,
+  });
+}

@@ -1,0 +1,36 @@
+/**
+ * Why a proof request was refused. Each code maps to one HTTP status in the API adapter, and
+ * every message names the field or the condition to fix.
+ */
+export type ProofRequestErrorCode =
+  /** A field is missing or malformed (400). */
+  | 'INVALID_REQUEST'
+  /** The chain id is not one this network proves (400). */
+  | 'UNKNOWN_CHAIN'
+  /** The StateManager holds no value for that user and key at that point (404). */
+  | 'NO_HISTORY'
+  /** The block or time asked for is not on the chain yet (400). */
+  | 'POINT_IN_FUTURE'
+  /** No epoch has been advanced yet, so no operator set exists (503). */
+  | 'NOT_READY'
+  /** The state chain's RPC failed (503). */
+  | 'CHAIN_UNAVAILABLE'
+  /** Too many tasks in flight (503). */
+  | 'OVERLOADED';
+
+export class ProofRequestError extends Error {
+  readonly code: ProofRequestErrorCode;
+  /** The request field at fault, when one is. */
+  readonly field: string | undefined;
+
+  constructor(
+    code: ProofRequestErrorCode,
+    message: string,
+    options?: { field?: string; cause?: unknown },
+  ) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'ProofRequestError';
+    this.code = code;
+    this.field = options?.field;
+  }
+}
