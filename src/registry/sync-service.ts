@@ -1,0 +1,134 @@
+import type { Clock } from '../ports/clock.ts';
+import type { Logger } from '../ports/logger.ts';
+import { type InboundRequest, type Network, type PeerId, PROTOCOLS } from '../ports/network.ts';
+import type { OperatorRecord } from '../store/registry/operators.ts';
+import type { RegistryStore } from '../store/registry/registry-store.ts';
+import { MAX_OPERATORS_PER_MESSAGE } from '../wire/limits.ts';
+import {
+  decodeSyncRequest,
+  encodeSyncResponse,
+  MAX_SYNC_REQUEST_BYTES,
+  type OperatorRecordMessage,
+  type SyncRequestMessage,
+  type SyncResponseMessage,
+} from '../wire/sync.ts';
+
+export interface SyncServiceDeps {
+  network: Pick<Network, 'handle' | 'unhandle'>;
+  store: RegistryStore;
+  clock: Clock;
+  log: Logger;
+}
+
+export interface SyncService {
+  /** Starts answering `/spotted/sync/1`. */
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  /** The answer to one decoded request. */
+  answer(from: PeerId, request: SyncRequestMessage): Promise<SyncResponseMessage>;
+}
+
+/**
+ * `/spotted/sync/1`: an operator that starts late or missed an epoch message asks the registry
+ * for the current picture. The answer is always the latest advanced epoch (its state and active
+ * operators, as published on `/spotted/epoch/1`) and the operator records; `fromEpoch` does not
+ * narrow it (the wire carries one epoch and the latest is what a catching-up operator needs).
+ * `stateHash` is answered null: the protocol does not define a state hash yet.
+ *
+ * Records beyond the message's cap (1,024) are left out, `unactive` ones first. Anyone may ask:
+ * everything in the answer is derived from public chain data and public joins. Malformed
+ * requests get no answer (the stream closes).
+ */
+export function createSyncService(deps: SyncServiceDeps): SyncService {
+  const { network, store, clock } = deps;
+  const log = deps.log.child('sync-service');
+  let handling = false;
+
+  async function answer(from: PeerId, request: SyncRequestMessage): Promise<SyncResponseMessage> {
+    const [latest, records] = await Promise.all([
+      store.epochStates.getLatest(),
+      store.operators.list(),
+    ]);
+    const latestEpoch =
+      latest === undefined
+        ? null
+        : {
+            epoch: latest.epoch,
+            startBlock: latest.startBlock,
+            minimumWeightWei: latest.minimumWeightWei,
+            totalWeightWei: latest.totalWeightWei,
+            thresholdWeightWei: latest.thresholdWeightWei,
+            operators: (await store.epochOperators.list(latest.epoch)).map(
+              ({ operator, weightWei, signingKey }) => ({ operator, weightWei, signingKey }),
+            ),
+            publishedAtMs: clock.now(),
+          };
+    const operators = capRecords(records);
+    if (operators.length < records.length) {
+      log.warn('sync answer leaves operator records out', {
+        operators: records.length,
+        sent: operators.length,
+      });
+    }
+    log.debug('sync answered', {
+      peerId: from,
+      fromEpoch: request.fromEpoch,
+      latestEpoch: latestEpoch?.epoch,
+    });
+    return { latestEpoch, stateHash: null, operators: operators.map(toRecordMessage) };
+  }
+
+  async function onRequest(request: InboundRequest): Promise<Uint8Array> {
+    let decoded: SyncRequestMessage;
+    try {
+      decoded = decodeSyncRequest(request.data);
+    } catch (error) {
+      log.info('malformed sync request', { peerId: request.from, error: String(error) });
+      throw error;
+    }
+    try {
+      return encodeSyncResponse(await answer(request.from, decoded));
+    } catch (error) {
+      log.error('sync request failed', { peerId: request.from, error: String(error) });
+      throw error;
+    }
+  }
+
+  return {
+    async start() {
+      if (handling) return;
+      await network.handle(PROTOCOLS.sync, onRequest, { maxRequestBytes: MAX_SYNC_REQUEST_BYTES });
+      handling = true;
+    },
+    async stop() {
+      if (!handling) return;
+      handling = false;
+      await network.unhandle(PROTOCOLS.sync);
+    },
+    answer,
+  };
+}
+
+/** At most MAX_OPERATORS_PER_MESSAGE records, dropping `unactive` ones first; address order kept. */
+function capRecords(records: readonly OperatorRecord[]): OperatorRecord[] {
+  if (records.length <= MAX_OPERATORS_PER_MESSAGE) return [...records];
+  const live = records.filter((record) => record.status !== 'unactive');
+  if (live.length >= MAX_OPERATORS_PER_MESSAGE) return live.slice(0, MAX_OPERATORS_PER_MESSAGE);
+  const room = MAX_OPERATORS_PER_MESSAGE - live.length;
+  const unactive = records.filter((record) => record.status === 'unactive').slice(0, room);
+  const keep = new Set([...live, ...unactive]);
+  return records.filter((record) => keep.has(record));
+}
+
+function toRecordMessage(record: OperatorRecord): OperatorRecordMessage {
+  return {
+    address: record.address,
+    signingKey: record.signingKey,
+    status: record.status,
+    activeEpoch: record.activeEpoch,
+    exitEpoch: record.exitEpoch,
+    weightWei: record.weightWei,
+    missing: record.missing,
+    successfulResponseCount: record.successfulResponseCount,
+  };
+}
