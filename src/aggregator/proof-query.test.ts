@@ -26,7 +26,14 @@ describe('parseProofRequest', () => {
       blockNumber: 12n,
     });
     const max = `0x${'f'.repeat(64)}`;
-    expect(parseProofRequest({ chainId: '10', targetAddress: target, key: max, timestamp: '1700000000' })).toEqual({
+    expect(
+      parseProofRequest({
+        chainId: '10',
+        targetAddress: target,
+        key: max,
+        timestamp: '1700000000',
+      }),
+    ).toEqual({
       chainId: 10,
       targetAddress: '0x70997970C51812dc3A010C7d01b50e0d17dc79C8',
       key: 2n ** 256n - 1n,
@@ -39,9 +46,13 @@ describe('parseProofRequest', () => {
     expect(refusal({ ...valid, chainId: undefined }).message).toBe('chainId: required');
     expect(refusal({ ...valid, chainId: 0 }).field).toBe('chainId');
     expect(refusal({ ...valid, chainId: 2 ** 32 }).field).toBe('chainId');
-    expect(refusal({ ...valid, targetAddress: '0x1234' }).message).toContain('targetAddress: expected a 20-byte');
+    expect(refusal({ ...valid, targetAddress: '0x1234' }).message).toContain(
+      'targetAddress: expected a 20-byte',
+    );
     expect(refusal({ ...valid, key: -1 }).field).toBe('key');
-    expect(refusal({ ...valid, key: `0x1${'0'.repeat(64)}` }).message).toContain('key: must be between 0 and');
+    expect(refusal({ ...valid, key: `0x1${'0'.repeat(64)}` }).message).toContain(
+      'key: must be between 0 and',
+    );
     expect(refusal({ ...valid, key: 1.5 }).field).toBe('key');
     expect(refusal({ ...valid, blockNumber: 'soon' }).field).toBe('blockNumber');
     expect(refusal({ ...valid, timestamp: 5 }).message).toBe(
@@ -49,6 +60,8 @@ describe('parseProofRequest', () => {
     );
     expect(refusal({ chainId: 1, targetAddress: target, key: 1 }).field).toBe('blockNumber');
     expect(refusal({ ...valid, extra: true }).message).toBe('extra: unknown field');
-    expect(refusal({ ...valid, blockNumber: undefined, timestamp: 2 ** 48 }).field).toBe('timestamp');
+    expect(refusal({ ...valid, blockNumber: undefined, timestamp: 2 ** 48 }).field).toBe(
+      'timestamp',
+    );
   });
 });

@@ -4,6 +4,7 @@ import { joinNetwork } from '../core/operator-lifecycle.ts';
 import type { OperatorStatus } from '../core/operator-status.ts';
 import type { OperatorStatusChange } from '../core/operator-transitions.ts';
 import type { Secp256k1 } from '../crypto/secp256k1.ts';
+import type { MainChain } from '../ports/chain.ts';
 import type { Clock } from '../ports/clock.ts';
 import type { Logger } from '../ports/logger.ts';
 import { type InboundRequest, type Network, type PeerId, PROTOCOLS } from '../ports/network.ts';
@@ -22,18 +23,21 @@ import {
 } from '../wire/join.ts';
 import { MAX_DETAIL_CHARS, MAX_PEERS_PER_MESSAGE } from '../wire/limits.ts';
 import { createJoinNonceCache, DEFAULT_MAX_JOIN_NONCES } from './join-nonces.ts';
+import { addJoinedOperatorToSnapshot } from './join-snapshot.ts';
 import type { PeerDirectory } from './peer-directory.ts';
 
 /** A join may be signed to expire at most this far ahead (node-architecture.md "Join"). */
 export const MAX_JOIN_EXPIRY_AHEAD_MS = 5 * 60 * 1000;
 
 export interface JoinServiceDeps {
-  network: Pick<Network, 'handle' | 'unhandle'>;
+  network: Pick<Network, 'handle' | 'unhandle' | 'publish'>;
   store: RegistryStore;
   secp256k1: Secp256k1;
   clock: Clock;
   log: Logger;
   peers: PeerDirectory;
+  /** When given, an operator that joins as `active` is added to the current epoch's set. */
+  chain?: MainChain;
 }
 
 export interface JoinServiceOptions {
@@ -262,6 +266,18 @@ export function createJoinService(
       status: record.status,
       ...(change === null ? { rejoined: true } : { from: change.from }),
     });
+    if (deps.chain && record.status === 'active' && currentEpoch !== undefined) {
+      await addJoinedOperatorToSnapshot(
+        { chain: deps.chain, store, network, clock, log },
+        record.address,
+        currentEpoch,
+      ).catch((error: unknown) =>
+        log.warn('could not add the joined operator to the current epoch', {
+          operator: record.address,
+          error: String(error),
+        }),
+      );
+    }
     return {
       accepted: true,
       status: record.status,

@@ -28,7 +28,7 @@ import {
 const CURRENT_EPOCH = 5;
 const clock = createTestClock();
 const log = createTestLogger();
-const noNetwork = { handle: async () => {}, unhandle: async () => {} };
+const noNetwork = { handle: async () => {}, unhandle: async () => {}, publish: async () => {} };
 
 let store: RegistryStore;
 let pglite: PGlite;

@@ -1,0 +1,302 @@
+import { type Address, getAddress, type Hex } from 'viem';
+import { afterAll, beforeEach, describe, expect, test } from 'vitest';
+import {
+  createFakeMainChain,
+  type FakeMainChain,
+} from '../../test/operator/support/fake-chains.ts';
+import {
+  createFakeNetwork,
+  type FakeNetwork,
+  type RecordedRequest,
+} from '../../test/operator/support/fake-network.ts';
+import { createManualClock, type ManualClock } from '../../test/operator/support/manual-clock.ts';
+import { operatorStoreFixture } from '../../test/operator/support/operator-store.ts';
+import { waitFor } from '../../test/operator/support/wait-for.ts';
+import { createNativeSecp256k1 } from '../adapters/crypto/native-secp256k1.ts';
+import { createMemoryLogger } from '../adapters/logger/memory-logger.ts';
+import { createSeededRng } from '../adapters/rng/seeded-rng.ts';
+import { privateKeyNumber } from '../core/test-fixtures.ts';
+import { PROTOCOLS } from '../ports/network.ts';
+import { NetworkError } from '../ports/network-errors.ts';
+import { joinDigest } from '../protocol/join-digest.ts';
+import type { OperatorStore } from '../store/operator/operator-store.ts';
+import {
+  decodeJoinRequest,
+  encodeJoinResponse,
+  type JoinRequestMessage,
+  type JoinResponseMessage,
+  type PeerInfoMessage,
+} from '../wire/join.ts';
+import {
+  createJoinClient,
+  DEFAULT_JOIN_CLIENT_OPTIONS,
+  type JoinClient,
+  type JoinClientOptions,
+} from './join-client.ts';
+import { createKeyRing } from './key-ring.ts';
+
+const secp256k1 = createNativeSecp256k1();
+const operator: Address = getAddress('0x00000000000000000000000000000000000000a1');
+const signingKey = privateKeyNumber(1);
+const rotatedKey = privateKeyNumber(2);
+const REGISTRY = { address: '/memory/registry/p2p/RegistryPeer1', peerId: 'RegistryPeer1' };
+const NO_JITTER = { multiplier: 2, jitterRatio: 0 };
+
+const stores = operatorStoreFixture();
+afterAll(() => stores.close());
+
+let clock: ManualClock;
+let network: FakeNetwork;
+let mainChain: FakeMainChain;
+let store: OperatorStore;
+let client: JoinClient | undefined;
+
+beforeEach(async () => {
+  await client?.stop();
+  client = undefined;
+  clock = createManualClock();
+  network = createFakeNetwork('OperatorPeer1');
+  mainChain = createFakeMainChain();
+  store = await stores.open(clock);
+});
+
+function startClient(
+  keys: Hex[] = [signingKey],
+  overrides: Partial<JoinClientOptions> = {},
+): JoinClient {
+  client = createJoinClient(
+    {
+      clock,
+      rng: createSeededRng(7),
+      network,
+      mainChain,
+      store,
+      secp256k1,
+      keyRing: createKeyRing({ secp256k1 }, { signingPrivateKeys: keys }),
+      log: createMemoryLogger(),
+    },
+    {
+      ...DEFAULT_JOIN_CLIENT_OPTIONS,
+      retry: { initialDelayMs: 500, maxDelayMs: 4_000, ...NO_JITTER },
+      notRegisteredRetry: { initialDelayMs: 5_000, maxDelayMs: 20_000, ...NO_JITTER },
+      operator,
+      registries: [REGISTRY],
+      ...overrides,
+    },
+  );
+  void client.start();
+  return client;
+}
+
+const joinRequests = (): JoinRequestMessage[] =>
+  network.requests
+    .filter((request) => request.protocol === PROTOCOLS.join)
+    .map((request) => decodeJoinRequest(request.data));
+
+const accepted = (peers: PeerInfoMessage[] = []): JoinResponseMessage => ({
+  accepted: true,
+  status: 'waitingActive',
+  activeEpoch: 3,
+  currentEpoch: 2,
+  peers,
+  detail: '',
+});
+
+/** Answers join requests with `answers` in turn (the last one repeats). */
+function registryAnswers(...answers: (JoinResponseMessage | Error)[]) {
+  let index = 0;
+  network.respond = (request: RecordedRequest) => {
+    if (request.protocol !== PROTOCOLS.join) throw new Error(`unexpected ${request.protocol}`);
+    const answer = answers[Math.min(index, answers.length - 1)] as JoinResponseMessage | Error;
+    index += 1;
+    if (answer instanceof Error) throw answer;
+    return encodeJoinResponse(answer);
+  };
+}
+
+async function nextSleepMs(): Promise<number> {
+  await waitFor(() => clock.pending().some((wait) => wait.kind === 'sleep'), 'a retry sleep');
+  return (clock.pending().find((wait) => wait.kind === 'sleep') as { durationMs: number })
+    .durationMs;
+}
+
+describe('join client', () => {
+  test('behavior: the request is signed over the join digest with the signing key, fresh nonce, 60 s expiry', async () => {
+    registryAnswers(accepted());
+    const joined = startClient();
+    await waitFor(() => joined.summary().phase === 'joined', 'joined');
+
+    const [request] = joinRequests();
+    if (request === undefined) throw new Error('no join request');
+    expect(network.requests[0]?.peer).toBe(REGISTRY.peerId);
+    expect(network.dials[0]).toBe(REGISTRY.address);
+    expect(request.operator).toBe(operator);
+    expect(request.peerId).toBe(network.peerId);
+    expect(request.nonce).toMatch(/^0x[0-9a-f]{64}$/);
+    expect(request.expiresAtMs).toBe(clock.now() + 60_000);
+    const digest = joinDigest({
+      operator: request.operator,
+      peerId: request.peerId,
+      nonce: request.nonce,
+      expiresAtMs: request.expiresAtMs,
+    });
+    expect(secp256k1.recoverAddress(digest, request.signature)).toBe(
+      secp256k1.addressOf(signingKey),
+    );
+    expect(joined.summary()).toEqual({
+      phase: 'joined',
+      registry: REGISTRY.peerId,
+      status: 'waitingActive',
+      activeEpoch: 3,
+      currentEpoch: 2,
+    });
+    await waitFor(async () => (await store.peerCache.get(REGISTRY.peerId)) !== undefined, 'cached');
+    expect(await store.localOperator.get()).toMatchObject({
+      address: operator,
+      signingKey: secp256k1.addressOf(signingKey),
+      activeEpoch: 3,
+      status: 'waitingActive',
+      weightWei: 0n,
+    });
+  });
+
+  test('behavior: NOT_REGISTERED is retried slowly with growing, capped waits and a fresh nonce each time', async () => {
+    const notRegistered: JoinResponseMessage = {
+      accepted: false,
+      reason: 'notRegistered',
+      detail: 'unknown operator',
+    };
+    registryAnswers(notRegistered, notRegistered, notRegistered, notRegistered, accepted());
+    const joining = startClient();
+    const waits: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      const waitMs = await nextSleepMs();
+      waits.push(waitMs);
+      expect(joining.registryStates().get(REGISTRY.peerId)).toMatchObject({
+        phase: 'joining',
+        attempts: i + 1,
+        lastProblem: 'notRegistered: unknown operator',
+      });
+      await clock.advance(waitMs);
+    }
+    await waitFor(() => joining.summary().phase === 'joined', 'joined after retries');
+    expect(waits).toEqual([5_000, 10_000, 20_000, 20_000]);
+    const nonces = joinRequests().map((request) => request.nonce);
+    expect(nonces).toHaveLength(5);
+    expect(new Set(nonces).size).toBe(5);
+  });
+
+  test('behavior: network failures back off from the fast policy, capped', async () => {
+    const unreachable = new NetworkError('REQUEST_TIMEOUT', 'no answer');
+    registryAnswers(unreachable, unreachable, unreachable, unreachable, unreachable, accepted());
+    const joining = startClient();
+    const waits: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const waitMs = await nextSleepMs();
+      waits.push(waitMs);
+      await clock.advance(waitMs);
+    }
+    await waitFor(() => joining.summary().phase === 'joined', 'joined');
+    expect(waits).toEqual([500, 1_000, 2_000, 4_000, 4_000]);
+  });
+
+  test('behavior: SUSPENDED and DEREGISTERED stop the client and are reported', async () => {
+    for (const reason of ['suspended', 'deregistered'] as const) {
+      network = createFakeNetwork('OperatorPeer1');
+      registryAnswers({ accepted: false, reason, detail: `operator is ${reason}` });
+      const refused = startClient();
+      await waitFor(() => refused.summary().phase === 'refused', 'refused');
+      expect(refused.summary()).toEqual({
+        phase: 'refused',
+        registry: REGISTRY.peerId,
+        reason,
+        detail: `operator is ${reason}`,
+      });
+      await clock.advance(10 * 60_000);
+      expect(joinRequests()).toHaveLength(1);
+      expect(clock.pending()).toEqual([]);
+      await refused.stop();
+    }
+  });
+
+  test('behavior: the key the chain names goes first; BAD_SIGNATURE moves on to the next key', async () => {
+    const rotatedAddress = secp256k1.addressOf(rotatedKey);
+    mainChain.currentEpoch = 2;
+    mainChain.epochs.set(2, {
+      startBlock: 24n,
+      totalWeightWei: 10n,
+      thresholdWeightWei: 7n,
+      operators: new Map([
+        [operator.toLowerCase(), { weightWei: 10n, signingKey: rotatedAddress }],
+      ]),
+    });
+    registryAnswers(
+      { accepted: false, reason: 'badSignature', detail: 'wrong signer' },
+      accepted(),
+    );
+    const joining = startClient([signingKey, rotatedKey]);
+    await clock.advance(await nextSleepMs());
+    await waitFor(() => joining.summary().phase === 'joined', 'joined');
+    const signers = joinRequests().map((request) =>
+      secp256k1.recoverAddress(
+        joinDigest({
+          operator: request.operator,
+          peerId: request.peerId,
+          nonce: request.nonce,
+          expiresAtMs: request.expiresAtMs,
+        }),
+        request.signature,
+      ),
+    );
+    expect(signers).toEqual([rotatedAddress, secp256k1.addressOf(signingKey)]);
+    expect((await store.localOperator.get())?.signingKey).toBe(secp256k1.addressOf(signingKey));
+  });
+
+  test('behavior: discovery dials at most maxDiscoveryDials peers, skipping itself and registries, and caches them', async () => {
+    const peer = (n: number, operatorAddress: Address | null = null): PeerInfoMessage => ({
+      peerId: `OperatorPeer${n}`,
+      addresses: [`/memory/op${n}/p2p/OperatorPeer${n}`],
+      operator: operatorAddress,
+    });
+    const unreachable = peer(3);
+    network.dialer = (address) => {
+      if (address.includes('op3')) throw new NetworkError('PEER_UNREACHABLE', 'gone');
+      return address.slice(address.lastIndexOf('/p2p/') + 5);
+    };
+    registryAnswers(
+      accepted([
+        peer(1), // itself
+        { peerId: REGISTRY.peerId, addresses: [REGISTRY.address], operator: null },
+        peer(2, '0x00000000000000000000000000000000000000b2'),
+        unreachable,
+        peer(4),
+      ]),
+    );
+    const joining = startClient([signingKey], { maxDiscoveryDials: 2 });
+    await waitFor(() => joining.summary().phase === 'joined', 'joined');
+    await waitFor(
+      async () => (await store.peerCache.list({ limit: 10 })).length === 3,
+      'registry and two discovery peers cached',
+    );
+    expect(network.dials).toEqual([
+      REGISTRY.address,
+      '/memory/op2/p2p/OperatorPeer2',
+      '/memory/op3/p2p/OperatorPeer3',
+    ]);
+    expect(await store.peerCache.get('OperatorPeer2')).toMatchObject({
+      status: 'connected',
+      operatorAddress: getAddress('0x00000000000000000000000000000000000000b2'),
+    });
+    expect(await store.peerCache.get('OperatorPeer3')).toMatchObject({ status: 'disconnected' });
+    expect(await store.peerCache.get('OperatorPeer4')).toBeUndefined();
+  });
+
+  test('behavior: stop() ends a waiting loop and leaves no sleep behind', async () => {
+    registryAnswers(new NetworkError('PEER_UNREACHABLE', 'down'));
+    const joining = startClient();
+    await nextSleepMs();
+    await joining.stop();
+    expect(clock.pending()).toEqual([]);
+    client = undefined;
+  });
+});

@@ -1,0 +1,142 @@
+import { createRegistryApi, type RegistryApi } from '../adapters/http/registry-api.ts';
+import {
+  type Aggregator,
+  type AggregatorOptions,
+  createAggregator,
+} from '../aggregator/aggregator.ts';
+import type { Secp256k1 } from '../crypto/secp256k1.ts';
+import type { Chains } from '../ports/chain.ts';
+import type { Clock } from '../ports/clock.ts';
+import type { Logger } from '../ports/logger.ts';
+import type { Network } from '../ports/network.ts';
+import type { RegistryStore } from '../store/registry/registry-store.ts';
+import { createEpochAdvancer, type EpochAdvancer } from './epoch-advancer.ts';
+import { createHealthService, type HealthService } from './health-service.ts';
+import { createJoinService } from './join-service.ts';
+import { createOperatorEventWatcher, type OperatorEventWatcher } from './operator-event-watcher.ts';
+import { createPeerDirectory, type PeerDirectory } from './peer-directory.ts';
+import { createSyncService } from './sync-service.ts';
+
+export interface RegistryNodeDeps {
+  clock: Clock;
+  network: Network;
+  chains: Chains;
+  /** Opened (and closed) by the caller. */
+  store: RegistryStore;
+  secp256k1: Secp256k1;
+  log: Logger;
+}
+
+export interface RegistryNodeOptions {
+  /** Blocks below the head before a registry event counts (reorg safety). */
+  confirmations: bigint;
+  /** How often the event watcher and the head follower poll the main chain. */
+  chainPollIntervalMs: number;
+  /** First block to scan for registry events (the registry's deploy block). */
+  startBlock: bigint;
+  aggregator?: AggregatorOptions;
+  /** Serve the HTTP API; omit for a node without one (simulator). */
+  http?: { host?: string; port?: number };
+}
+
+export interface RegistryNode {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  readonly network: Network;
+  readonly store: RegistryStore;
+  readonly peers: PeerDirectory;
+  readonly watcher: OperatorEventWatcher;
+  readonly advancer: EpochAdvancer;
+  readonly health: HealthService;
+  readonly aggregator: Aggregator;
+  /** Present when `options.http` was given. */
+  readonly api: RegistryApi | undefined;
+}
+
+/**
+ * The registry node's one wiring point (SPEC §3): peer directory, event watcher, epoch advancer,
+ * join / sync / health services, the aggregator and the HTTP API, over injected ports. The
+ * simulator and production call this same function.
+ *
+ * The network and the store are dependencies, not components: the caller starts the network
+ * before `start()` and stops it (and closes the store) after `stop()`.
+ */
+export function createRegistryNode(
+  deps: RegistryNodeDeps,
+  options: RegistryNodeOptions,
+): RegistryNode {
+  const { clock, network, chains, store, secp256k1 } = deps;
+  const log = deps.log.child('registry');
+  const peers = createPeerDirectory({ store });
+  const watcher = createOperatorEventWatcher(
+    { chain: chains.main, store, clock, log, peers },
+    {
+      confirmations: options.confirmations,
+      pollIntervalMs: options.chainPollIntervalMs,
+      startBlock: options.startBlock,
+    },
+  );
+  const advancer = createEpochAdvancer(
+    { chain: chains.main, store, network, clock, log, watcher },
+    { pollIntervalMs: options.chainPollIntervalMs },
+  );
+  const join = createJoinService({
+    network,
+    store,
+    secp256k1,
+    clock,
+    log,
+    peers,
+    chain: chains.main,
+  });
+  const sync = createSyncService({ network, store, clock, log });
+  const health = createHealthService({ network, watcher, advancer, log });
+  const aggregator = createAggregator(
+    { clock, network, chains, store, secp256k1, log, peers },
+    options.aggregator ?? {},
+  );
+  const api = options.http
+    ? createRegistryApi({ aggregator, store, network, log }, options.http)
+    : undefined;
+
+  const components = [
+    peers,
+    watcher,
+    advancer,
+    join,
+    sync,
+    health,
+    aggregator,
+    ...(api ? [api] : []),
+  ];
+  const started: { stop(): Promise<void> }[] = [];
+
+  return {
+    network,
+    store,
+    peers,
+    watcher,
+    advancer,
+    health,
+    aggregator,
+    api,
+    async start() {
+      for (const component of components) {
+        await component.start();
+        started.push(component);
+      }
+      log.info('registry node started', { peerId: network.peerId, api: api?.url() });
+    },
+    async stop() {
+      while (started.length > 0) {
+        const component = started.pop();
+        try {
+          await component?.stop();
+        } catch (error) {
+          log.error('stop failed', { error: String(error) });
+        }
+      }
+      log.info('registry node stopped');
+    },
+  };
+}
