@@ -22,6 +22,11 @@ export interface StartAnvilOptions {
   genesisTimestampSec?: bigint;
   /** Time to wait for "Listening on" before giving up. */
   startTimeoutMs?: number;
+  /**
+   * Each new block's timestamp is the previous one plus this, whatever the wall clock says, so
+   * block hashes repeat from run to run (the simulator). Default: Anvil's wall-clock timestamps.
+   */
+  blockTimestampIntervalSec?: number;
 }
 
 /** A running Anvil process with clients bound to it. Always `stop()` it (or `await using`). */
@@ -82,7 +87,11 @@ export async function startAnvil(options: StartAnvilOptions = {}): Promise<Anvil
       `Anvil started but did not report its port; last output: ${anvil.logs.join('')}`,
     );
   }
-  return bindAnvil(anvil, chainId, port);
+  const chain = bindAnvil(anvil, chainId, port);
+  if (options.blockTimestampIntervalSec !== undefined) {
+    await chain.testClient.setBlockTimestampInterval({ interval: options.blockTimestampIntervalSec });
+  }
+  return chain;
 }
 
 function bindAnvil(anvil: Anvil, chainId: number, port: number): AnvilChain {

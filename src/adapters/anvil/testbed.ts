@@ -32,6 +32,8 @@ export interface TestbedOptions {
   /** Switch to manual mining once the contracts are deployed (default: keep automine). */
   manualMining?: boolean;
   genesisTimestampSec?: bigint;
+  /** Deterministic block timestamps (see StartAnvilOptions.blockTimestampIntervalSec). */
+  blockTimestampIntervalSec?: number;
 }
 
 export interface TestbedStateChain {
@@ -70,10 +72,12 @@ export async function startTestbed(options: TestbedOptions = {}): Promise<Testbe
   };
   try {
     const mainChainId = options.mainChainId ?? 31337;
-    const genesis =
-      options.genesisTimestampSec === undefined
+    const genesis = {
+      ...(options.genesisTimestampSec === undefined ? {} : { genesisTimestampSec: options.genesisTimestampSec }),
+      ...(options.blockTimestampIntervalSec === undefined
         ? {}
-        : { genesisTimestampSec: options.genesisTimestampSec };
+        : { blockTimestampIntervalSec: options.blockTimestampIntervalSec }),
+    };
     const mainAnvil = await startAnvil({ chainId: mainChainId, ...genesis });
     started.push(mainAnvil);
     const extraAnvils = await Promise.all(

@@ -54,7 +54,7 @@ export function createVirtualClock(
 
   const setTimer = (delayMs: number, callback: () => void): TimerHandle => {
     const timer: PendingTimer = {
-      atMs: nowMs + Math.max(0, delayMs),
+      atMs: nowMs + Math.max(0, Math.ceil(delayMs)),
       seq: seq++,
       callback,
       cancelled: false,

@@ -276,12 +276,8 @@ export function createSimNetworkHub(deps: {
 
     const network: Network = {
       peerId: id,
+      /** A stopped peer may start again with the same id (the simulator restarts crashed nodes). */
       async start() {
-        if (peer.started)
-          throw new NetworkError(
-            'NETWORK_STOPPED',
-            `peer ${id} cannot be restarted; create a new one`,
-          );
         peer.started = true;
         peer.running = true;
       },
@@ -298,7 +294,7 @@ export function createSimNetworkHub(deps: {
         peer.subscriptions.clear();
         peer.handlers.clear();
       },
-      listenAddresses: () => (peer.running ? [`/sim/${id}`] : []),
+      listenAddresses: () => (peer.running ? [`/sim/p2p/${id}`] : []),
       dial(address) {
         if (!peer.running)
           return Promise.reject(new NetworkError('NETWORK_STOPPED', `peer ${id} is stopped`));

@@ -1,0 +1,346 @@
+import type { PGlite } from '@electric-sql/pglite';
+import type { Address, Hex } from 'viem';
+import { privateKeyToAccount } from 'viem/accounts';
+import { startTestbed, type Testbed } from '../../src/adapters/anvil/testbed.ts';
+import {
+  createVirtualClock,
+  type VirtualClock,
+  yieldTurns,
+} from '../../src/adapters/clock/virtual-clock.ts';
+import { createNativeSecp256k1 } from '../../src/adapters/crypto/native-secp256k1.ts';
+import {
+  createSimNetworkHub,
+  type SimNetworkHub,
+} from '../../src/adapters/network-sim/sim-network.ts';
+import { createSeededRng } from '../../src/adapters/rng/seeded-rng.ts';
+import {
+  createPglite,
+  openPgliteOperatorStore,
+  openPgliteRegistryStore,
+} from '../../src/adapters/store-pglite/open-pglite-store.ts';
+import type { EpochParams } from '../../src/core/epoch-math.ts';
+import {
+  createBehaviour,
+  type OperatorBehaviour,
+  type OperatorBehaviourSpec,
+} from '../../src/operator/behaviour.ts';
+import { createOperatorNode, type OperatorNode } from '../../src/operator/operator-node.ts';
+import type { Chains } from '../../src/ports/chain.ts';
+import type { Network } from '../../src/ports/network.ts';
+import type { Rng } from '../../src/ports/rng.ts';
+import { createRegistryNode, type RegistryNode } from '../../src/registry/registry-node.ts';
+import type { OperatorStore } from '../../src/store/operator/operator-store.ts';
+import type { RegistryStore } from '../../src/store/registry/registry-store.ts';
+import type { Scenario } from '../scenario/scenario.ts';
+import { mapChains, type RpcFault, skewedClock, withRpcFaults } from './faults.ts';
+import { createIoGate, gateAll, type IoGate } from './io-gate.ts';
+import { deriveKey } from './keys.ts';
+import { createTraceLogger, type Trace } from './trace.ts';
+
+/** Block timestamps start here; virtual time is kept equal to chain time. */
+const GENESIS_TIMESTAMP_SEC = 1_700_000_000n;
+
+export interface SimOperator {
+  name: string;
+  address: Address;
+  operatorKey: Hex;
+  /** Current key first, then spares for rotations. */
+  signingKeys: Hex[];
+  /** Index of the key registered on chain now. */
+  keyIndex: number;
+  network: Network;
+  store: OperatorStore;
+  node: OperatorNode;
+  behaviour: { current: OperatorBehaviour };
+  running: boolean;
+  skewMs: number;
+}
+
+export interface SimCluster {
+  scenario: Scenario;
+  seed: number;
+  clock: VirtualClock;
+  /** Virtual time when the run started (chain time of the first produced block, in ms). */
+  startMs: number;
+  rng: Rng;
+  gate: IoGate;
+  hub: SimNetworkHub;
+  testbed: Testbed;
+  /** The gated, fault-injecting chains every node uses. */
+  chains: Chains;
+  epochParams: EpochParams;
+  registry: {
+    node: RegistryNode;
+    network: Network;
+    store: RegistryStore;
+    running: boolean;
+    skewMs: number;
+  };
+  operators: SimOperator[];
+  operatorByName: Map<string, SimOperator>;
+  users: Map<string, Hex>;
+  rpcFaults: Map<number, RpcFault>;
+  /** Builds a fresh node object over the same store and network (crash → restart). */
+  rebuildOperator(operator: SimOperator): OperatorNode;
+  rebuildRegistry(): RegistryNode;
+  /** Mines one block on every chain at the current virtual time. */
+  mineBlock(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Builds the whole simulated deployment for one run: Anvil chains whose blocks follow virtual
+ * time, one PGlite holding every node's schema, the deterministic network, and the real
+ * registry and operator nodes wired as in production. Every source of nondeterminism is pinned:
+ * keys come from the seed, block timestamps are set explicitly, all I/O passes one FIFO gate,
+ * and time moves only when the runner advances the virtual clock.
+ */
+export async function buildSimCluster(args: {
+  scenario: Scenario;
+  seed: number;
+  trace: Trace;
+}): Promise<SimCluster> {
+  const { scenario, seed, trace } = args;
+  const gate = createIoGate();
+  const settle = async () => {
+    for (;;) {
+      await gate.idle();
+      await yieldTurns(2);
+      if (gate.inFlight() > 0) continue;
+      await yieldTurns(2);
+      if (gate.inFlight() === 0) return;
+    }
+  };
+  const secp256k1 = createNativeSecp256k1();
+  const cleanups: (() => Promise<void>)[] = [];
+  const stop = async () => {
+    while (cleanups.length > 0)
+      await cleanups
+        .pop()?.()
+        .catch(() => {});
+  };
+
+  try {
+    const testbed = await startTestbed({
+      mainChainId: scenario.chain.mainChainId,
+      stateChainIds: scenario.chain.stateChainIds.filter((id) => id !== scenario.chain.mainChainId),
+      epochLengthBlocks: BigInt(scenario.chain.epochLengthBlocks),
+      gracePeriodBlocks: BigInt(scenario.chain.gracePeriodBlocks),
+      deployerPrivateKey: deriveKey(seed, 'deployer'),
+      genesisTimestampSec: GENESIS_TIMESTAMP_SEC,
+      blockTimestampIntervalSec: 1,
+      manualMining: true,
+    });
+    cleanups.push(() => testbed.stop());
+    const anvils = [
+      testbed.mainAnvil,
+      ...[...testbed.stateChains.values()].map((s) => s.anvil),
+    ].filter((anvil, index, all) => all.indexOf(anvil) === index);
+
+    // Virtual time starts just after the setup blocks, on a whole second.
+    const setupHead = await testbed.mainAnvil.publicClient.getBlock({ blockTag: 'latest' });
+    const startMs = Number(setupHead.timestamp + 2n) * 1000;
+    const clock = createVirtualClock({ startMs, settle });
+    const rng = createSeededRng(`${seed}:faults`);
+    let lastBlockSec = 0n;
+    const mineBlock = async () => {
+      let timestampSec = BigInt(Math.floor(clock.now() / 1000));
+      if (timestampSec <= lastBlockSec) timestampSec = lastBlockSec + 1n;
+      lastBlockSec = timestampSec;
+      for (const anvil of anvils) {
+        await gate.run(async () => {
+          await anvil.setNextBlockTimestamp(timestampSec);
+          await anvil.mine(1);
+        });
+      }
+    };
+
+    // Operators registered at the start, in one block.
+    const operatorKeys = scenario.operators.map((setup) => {
+      const operatorKey = deriveKey(seed, `operator:${setup.name}`);
+      const signingKeys = Array.from({ length: 1 + setup.spareKeys }, (_, i) =>
+        deriveKey(seed, `signing:${setup.name}:${i}`),
+      );
+      return { setup, operatorKey, signingKeys, address: privateKeyToAccount(operatorKey).address };
+    });
+    for (const entry of operatorKeys.filter((e) => e.setup.registeredAtStart)) {
+      await testbed.registry.registerOperator({
+        operator: entry.address,
+        signingKey: secp256k1.addressOf(entry.signingKeys[0] as Hex),
+        weight: entry.setup.weight,
+      });
+    }
+    for (const entry of operatorKeys) await testbed.mainAnvil.fund(entry.address);
+    const users = new Map(scenario.users.map((name) => [name, deriveKey(seed, `user:${name}`)]));
+    for (const key of users.values()) {
+      for (const anvil of anvils) await anvil.fund(privateKeyToAccount(key).address);
+    }
+    await mineBlock();
+
+    const rpcFaults = new Map<number, RpcFault>();
+    const faultable = mapChains(testbed.chains, {
+      main: (chain) =>
+        withRpcFaults(gateAll(chain, gate), { clock, rng, faultFor: (id) => rpcFaults.get(id) }),
+      state: (chain) =>
+        withRpcFaults(gateAll(chain, gate), { clock, rng, faultFor: (id) => rpcFaults.get(id) }),
+    });
+    const epochParams = await gate.run(() => testbed.main.getEpochParams());
+
+    const pglite: PGlite = await createPglite();
+    cleanups.push(async () => {
+      await pglite.close();
+    });
+    const hub = createSimNetworkHub({
+      clock,
+      rng: createSeededRng(`${seed}:network`),
+      conditions: scenario.network,
+      onTrace: (event) =>
+        trace.record({ ...event, atMs: event.atMs - startMs, kind: `net.${event.kind}` }),
+    });
+
+    // Registry.
+    const registryStore = gateAll(
+      await openPgliteRegistryStore({ pglite, clock }, { schema: 'registry' }),
+      gate,
+    );
+    const registryNetwork = hub.createPeer('registry');
+    await registryNetwork.start();
+    const registry = {
+      node: undefined as unknown as RegistryNode,
+      network: registryNetwork,
+      store: registryStore,
+      running: true,
+      skewMs: 0,
+    };
+    const registryClock = skewedClock(clock, () => registry.skewMs);
+    const relative = { now: () => clock.now() - startMs };
+    const buildRegistry = () =>
+      createRegistryNode(
+        {
+          clock: registryClock,
+          network: registryNetwork,
+          chains: faultable,
+          store: registryStore,
+          secp256k1,
+          log: createTraceLogger(trace, relative, 'registry'),
+        },
+        {
+          confirmations: BigInt(scenario.chain.confirmations),
+          chainPollIntervalMs: Math.max(250, Math.floor(scenario.chain.blockTimeMs / 2)),
+          startBlock: testbed.deployment.genesisBlock,
+          aggregator: {
+            round: {
+              responseDeadlineMs: scenario.aggregator.responseDeadlineMs,
+              expiryMs: scenario.aggregator.expiryMs,
+              maxRetries: scenario.aggregator.maxRetries,
+              selection: scenario.aggregator.selection,
+            },
+          },
+        },
+      );
+    registry.node = buildRegistry();
+    await registry.node.start();
+    cleanups.push(async () => {
+      if (registry.running) await registry.node.stop();
+      await registryNetwork.stop();
+      await registryStore.close();
+    });
+
+    // Operators.
+    const bootstrap = registryNetwork.listenAddresses();
+    const operators: SimOperator[] = [];
+    for (const [index, entry] of operatorKeys.entries()) {
+      const network = hub.createPeer(entry.setup.name.replace(/[^A-Za-z0-9]/g, ''));
+      await network.start();
+      const store = gateAll(
+        await openPgliteOperatorStore({ pglite, clock }, { schema: `operator_${index}` }),
+        gate,
+      );
+      const behaviour = { current: createBehaviour(entry.setup.behaviour) };
+      const operator: SimOperator = {
+        name: entry.setup.name,
+        address: entry.address,
+        operatorKey: entry.operatorKey,
+        signingKeys: entry.signingKeys,
+        keyIndex: 0,
+        network,
+        store,
+        behaviour,
+        running: true,
+        skewMs: 0,
+        node: undefined as unknown as OperatorNode,
+      };
+      operator.node = buildOperator(operator);
+      operators.push(operator);
+    }
+    function buildOperator(operator: SimOperator): OperatorNode {
+      const delegating: OperatorBehaviour = {
+        get spec(): OperatorBehaviourSpec {
+          return operator.behaviour.current.spec;
+        },
+        get label() {
+          return operator.behaviour.current.label;
+        },
+        plan: (honest, context) => operator.behaviour.current.plan(honest, context),
+      };
+      return createOperatorNode(
+        {
+          clock: skewedClock(clock, () => operator.skewMs),
+          rng: createSeededRng(`${seed}:operator:${operator.name}`),
+          network: operator.network,
+          chains: faultable,
+          store: operator.store,
+          secp256k1,
+          log: createTraceLogger(trace, relative, operator.name),
+          behaviour: delegating,
+        },
+        {
+          operatorAddress: operator.address,
+          signingPrivateKeys: operator.signingKeys,
+          registryBootstrapAddresses: bootstrap,
+          join: {
+            notRegisteredRetry: {
+              initialDelayMs: scenario.chain.blockTimeMs,
+              maxDelayMs: scenario.chain.blockTimeMs * 4,
+              multiplier: 2,
+              jitterRatio: 0.2,
+            },
+          },
+        },
+      );
+    }
+    for (const operator of operators) await operator.node.start();
+    cleanups.push(async () => {
+      for (const operator of [...operators].reverse()) {
+        if (operator.running) await operator.node.stop().catch(() => {});
+        await operator.network.stop();
+        await operator.store.close();
+      }
+    });
+
+    return {
+      scenario,
+      seed,
+      clock,
+      startMs,
+      rng,
+      gate,
+      hub,
+      testbed,
+      chains: faultable,
+      epochParams,
+      registry,
+      operators,
+      operatorByName: new Map(operators.map((o) => [o.name, o])),
+      users,
+      rpcFaults,
+      rebuildOperator: buildOperator,
+      rebuildRegistry: buildRegistry,
+      mineBlock,
+      stop,
+    };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
