@@ -1,15 +1,147 @@
 /**
- * `pnpm sim <scenario.yaml>`: the simulator entry point. The simulator itself lands with its own
- * issue; until then this says so plainly instead of pretending to run.
+ * `pnpm sim <scenario.yaml> [options]`: runs a scenario in the deterministic simulator.
+ *
+ *   --seed N               the seed (default: the scenario's)
+ *   --network sim|libp2p   the network (default sim)
+ *   --operators N          resize the operator set (generated honest operators added or dropped)
+ *   --check-determinism    run the seed twice; report the first diverging trace event
+ *   --swarm --seeds N      run seeds 1..N with fault rates drawn from each seed
+ *   --out DIR              where trace, report and summary go (default .sim/<scenario>-seed<N>)
+ *   --quiet                no live progress
  */
-import { existsSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { runScenario } from './harness/run-scenario.ts';
+import { withSwarmFaults } from './harness/swarm.ts';
+import { formatProgressLine, formatSummary } from './report/summary-table.ts';
+import { writeRunOutputs } from './report/write-report.ts';
+import { loadScenario } from './scenario/parse-scenario.ts';
+import { resizeOperators } from './scenario/resize.ts';
+import { type Scenario, ScenarioError } from './scenario/scenario.ts';
 
-const scenario = process.argv.slice(2).find((arg) => !arg.startsWith('--'));
-if (scenario !== undefined && !existsSync(scenario)) {
-  console.error(`sim: scenario file not found: ${scenario}`);
-  process.exit(2);
+const USAGE =
+  'usage: pnpm sim <scenario.yaml> [--seed N] [--network sim|libp2p] [--operators N] [--check-determinism] [--swarm --seeds N] [--out DIR] [--quiet]';
+
+function fail(message: string, code = 2): never {
+  console.error(`sim: ${message}`);
+  process.exit(code);
 }
-console.log(
-  `sim: simulator not built yet${scenario ? ` (asked to run ${scenario})` : ''}. ` +
-    'The contracts, Anvil fixture and chain access it will drive are in place; see README.md.',
-);
+
+function positiveInt(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value) || Number(value) < 1)
+    fail(`--${name} expects a whole number ≥ 1, got ${JSON.stringify(value)}`);
+  return Number(value);
+}
+
+async function main(): Promise<void> {
+  let parsed: ReturnType<typeof parseArgs>;
+  try {
+    parsed = parseArgs({
+      allowPositionals: true,
+      options: {
+        seed: { type: 'string' },
+        network: { type: 'string', default: 'sim' },
+        operators: { type: 'string' },
+        'check-determinism': { type: 'boolean', default: false },
+        swarm: { type: 'boolean', default: false },
+        seeds: { type: 'string' },
+        out: { type: 'string' },
+        quiet: { type: 'boolean', default: false },
+        help: { type: 'boolean', default: false },
+      },
+    });
+  } catch (error) {
+    fail(`${(error as Error).message}\n${USAGE}`);
+  }
+  const { values, positionals } = parsed;
+  if (values['help']) {
+    console.log(USAGE);
+    return;
+  }
+  const path = positionals[0];
+  if (path === undefined || positionals.length > 1) fail(USAGE);
+  const network = String(values['network']);
+  if (network !== 'sim' && network !== 'libp2p')
+    fail(`--network must be sim or libp2p, got ${network}`);
+  if (network === 'libp2p') {
+    fail(
+      '--network libp2p is not available yet: the simulator runs on the deterministic sim network only',
+    );
+  }
+
+  let scenario: Scenario;
+  try {
+    scenario = loadScenario(path);
+  } catch (error) {
+    if (error instanceof ScenarioError) fail(error.message);
+    throw error;
+  }
+  const operators = positiveInt('operators', values['operators'] as string | undefined);
+  if (operators !== undefined) scenario = resizeOperators(scenario, operators);
+  const quiet = Boolean(values['quiet']);
+  const extra = operators === undefined ? '' : ` --operators ${operators}`;
+  const replay = (seed: number) => `pnpm sim ${path} --seed ${seed}${extra}`;
+
+  const runOnce = async (runScenarioValue: Scenario, seed: number, showProgress: boolean) =>
+    runScenario(runScenarioValue, {
+      seed,
+      replayCommand: replay(seed),
+      ...(showProgress
+        ? { onProgress: (progress) => process.stderr.write(`${formatProgressLine(progress)}\n`) }
+        : {}),
+    });
+
+  if (values['swarm']) {
+    const seeds = positiveInt('seeds', values['seeds'] as string | undefined) ?? 20;
+    const failures: string[] = [];
+    for (let seed = 1; seed <= seeds; seed++) {
+      const { result } = await runOnce(withSwarmFaults(scenario, seed), seed, false);
+      const line = `seed ${seed}: ${result.passed ? 'PASS' : 'FAIL'}  ${result.tasks.length} tasks, ${result.violations.length} violations`;
+      console.log(line);
+      if (!result.passed)
+        failures.push(
+          `${replay(seed)} --swarm   # ${result.violations[0]?.invariant ?? result.assertions.find((a) => !a.passed)?.description ?? ''}`,
+        );
+    }
+    if (failures.length > 0) {
+      console.log(`\n${failures.length} of ${seeds} seeds failed; replay:\n${failures.join('\n')}`);
+      process.exit(1);
+    }
+    console.log(`\nall ${seeds} seeds passed`);
+    return;
+  }
+
+  const seed = positiveInt('seed', values['seed'] as string | undefined) ?? scenario.defaultSeed;
+  if (values['check-determinism']) {
+    const first = await runOnce(scenario, seed, false);
+    const second = await runOnce(scenario, seed, false);
+    if (first.result.traceHash === second.result.traceHash) {
+      console.log(
+        `deterministic: seed ${seed} gives trace ${first.result.traceHash} (${first.result.traceEventCount} events) twice`,
+      );
+      return;
+    }
+    const a = first.trace.lines();
+    const b = second.trace.lines();
+    const index = a.findIndex((line, i) => line !== b[i]);
+    console.log(
+      `NOT deterministic: seed ${seed} gave ${first.result.traceHash} then ${second.result.traceHash}`,
+    );
+    console.log(
+      `first divergence at event ${index}:\n  run 1: ${a[index] ?? '(end)'}\n  run 2: ${b[index] ?? '(end)'}`,
+    );
+    process.exit(1);
+  }
+
+  const { result, trace } = await runOnce(scenario, seed, !quiet);
+  const dir = String(values['out'] ?? `.sim/${scenario.name}-seed${seed}`);
+  const paths = await writeRunOutputs(result, trace.lines(), dir);
+  console.log(formatSummary({ ...result, tracePath: paths.trace, reportPath: paths.report }));
+  console.log(`trace: ${paths.trace}\nreport: ${paths.report}`);
+  if (!result.passed) {
+    console.log(`\nFAILED (seed ${seed}). Replay with:\n  ${replay(seed)}`);
+    process.exit(1);
+  }
+}
+
+await main();

@@ -86,7 +86,15 @@ export type Action =
   | { kind: 'rotateKey'; operator: string }
   | { kind: 'setValue'; chainId: number; user: string; key: bigint; value: bigint }
   /** `count` requests, `everyMs` apart (count 1: a single request). */
-  | { kind: 'request'; chainId: number; user: string; key: bigint; point: QueryPoint; count: number; everyMs: number }
+  | {
+      kind: 'request';
+      chainId: number;
+      user: string;
+      key: bigint;
+      point: QueryPoint;
+      count: number;
+      everyMs: number;
+    }
   /** Node names: operator names, or "registry". */
   | { kind: 'crash'; node: string }
   | { kind: 'restart'; node: string }
@@ -121,7 +129,12 @@ export type AssertionTiming =
   | { kind: 'withinEpoch'; epoch: number };
 
 export type Assertion = { line: number; timing: AssertionTiming } & (
-  | { kind: 'taskCount'; outcome: 'completed' | 'failed' | 'expired' | 'pending' | 'all'; comparison: Comparison; value: number }
+  | {
+      kind: 'taskCount';
+      outcome: 'completed' | 'failed' | 'expired' | 'pending' | 'all';
+      comparison: Comparison;
+      value: number;
+    }
   | { kind: 'operatorStatus'; operator: string; status: OperatorStatus }
   | {
       kind: 'operatorCounter';

@@ -89,7 +89,9 @@ export async function startAnvil(options: StartAnvilOptions = {}): Promise<Anvil
   }
   const chain = bindAnvil(anvil, chainId, port);
   if (options.blockTimestampIntervalSec !== undefined) {
-    await chain.testClient.setBlockTimestampInterval({ interval: options.blockTimestampIntervalSec });
+    await chain.testClient.setBlockTimestampInterval({
+      interval: options.blockTimestampIntervalSec,
+    });
   }
   return chain;
 }

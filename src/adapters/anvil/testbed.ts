@@ -73,7 +73,9 @@ export async function startTestbed(options: TestbedOptions = {}): Promise<Testbe
   try {
     const mainChainId = options.mainChainId ?? 31337;
     const genesis = {
-      ...(options.genesisTimestampSec === undefined ? {} : { genesisTimestampSec: options.genesisTimestampSec }),
+      ...(options.genesisTimestampSec === undefined
+        ? {}
+        : { genesisTimestampSec: options.genesisTimestampSec }),
       ...(options.blockTimestampIntervalSec === undefined
         ? {}
         : { blockTimestampIntervalSec: options.blockTimestampIntervalSec }),
