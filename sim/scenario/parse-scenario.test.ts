@@ -556,6 +556,21 @@ assertions:
     expect(parseScenario(text, 't.yaml').assertions.map((a) => a.line)).toEqual([6, 7]);
   });
 
+  it('follows YAML anchors and aliases', () => {
+    const text = `name: t
+duration: 5m
+operators:
+  - name: a
+    behaviour: &lazy { slow: 4s }
+  - name: b
+    behaviour: *lazy
+`;
+    expect(parseScenario(text, 't.yaml').operators.map((o) => o.behaviour)).toEqual([
+      { kind: 'slow', delayMs: 4000 },
+      { kind: 'slow', delayMs: 4000 },
+    ]);
+  });
+
   it('keeps a multi-line description and trims its end', () => {
     const text = 'name: t\ndescription: >\n  Two\n  lines.\nduration: 5m\noperators: 1\n';
     expect(parseScenario(text, 't.yaml').description).toBe('Two lines.');

@@ -1,4 +1,4 @@
-import { type Document, isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument } from 'yaml';
+import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument } from 'yaml';
 import { ScenarioError } from './scenario.ts';
 
 /**
@@ -78,7 +78,7 @@ export function parseYamlTree(text: string, file: string): YNode {
       return { kind: 'scalar', line: fallbackLine, value: null, source: '' };
     }
     if (isAlias(node)) {
-      const target = node.resolve(doc as Document);
+      const target = node.resolve(doc);
       return convert(target, lineOf(node.range?.[0], fallbackLine), path, depth + 1);
     }
     if (isScalar(node)) {

@@ -53,7 +53,7 @@ beforeAll(async () => {
       { weight: 100n },
       { weight: 100n, behaviour: { kind: 'silent' } },
     ],
-    aggregator: { round: { responseDeadlineMs: 800, expiryMs: 5_000 } },
+    aggregator: { round: { responseDeadlineMs: 2_000, expiryMs: 10_000 } },
   });
   const writer = await cluster.testbed.stateChains.get(STATE_CHAIN_ID)?.writerFor(user);
   await writer?.setValue({ key: KEY, value: 555n });
@@ -124,11 +124,7 @@ describe('operator lifecycle end to end', () => {
       signingKey: privateKeyToAccount(generatePrivateKey()).address,
       weight: 1n,
     });
-    await cluster.restartRegistry({
-      aggregator: {
-        round: { responseDeadlineMs: 300, expiryMs: 10_000, selection: 'heaviestFirst' },
-      },
-    });
+    await cluster.restartRegistry();
     await cluster.waitFor(
       async () => (await cluster.registryStore.operators.get(late))?.status === 'waitingJoin',
       'the operator registered while the registry was down is known',

@@ -19,6 +19,8 @@ const KEY = 42n;
 let valueBlock: bigint;
 let valueTimeSec: bigint;
 
+/** Generous for a loaded 2-core CI machine: honest answers take milliseconds. */
+const DEADLINE_MS = 2_500;
 const HONEST = [0, 1, 2, 3];
 const REFUSER = 4;
 const SILENT = 5;
@@ -33,7 +35,7 @@ beforeAll(async () => {
       { weight: 50n, chains: chainsSeeingOtherValues(1n) },
       { weight: 50n, behaviour: { kind: 'silent' } },
     ],
-    aggregator: { round: { responseDeadlineMs: 1_000, expiryMs: 5_000 } },
+    aggregator: { round: { responseDeadlineMs: DEADLINE_MS, expiryMs: 10_000 } },
   });
   const writer = await cluster.testbed.stateChains.get(STATE_CHAIN_ID)?.writerFor(user);
   if (!writer) throw new Error('no state chain');
@@ -128,7 +130,7 @@ describe('proof flow over libp2p TCP', () => {
     const record = await cluster.registryStore.operators.get(silent);
     expect(record?.statusBeforeSuspension).toBe('active');
     // Tasks already in flight when it was suspended still count their misses; let them close.
-    await new Promise((resolve) => setTimeout(resolve, 1_200));
+    await new Promise((resolve) => setTimeout(resolve, DEADLINE_MS + 300));
     const missingAtSuspension = (await cluster.registryStore.operators.get(silent))?.missing ?? 0;
     expect(missingAtSuspension).toBeGreaterThanOrEqual(5);
     await cluster.waitFor(
@@ -143,7 +145,7 @@ describe('proof flow over libp2p TCP', () => {
       blockNumber: valueBlock + 20n,
     });
     expect(later.status).toBe('completed');
-    await new Promise((resolve) => setTimeout(resolve, 1_200)); // past the round deadline
+    await new Promise((resolve) => setTimeout(resolve, DEADLINE_MS + 300)); // past the round deadline
     // Not asked any more, so no new miss.
     expect((await cluster.registryStore.operators.get(silent))?.missing).toBe(missingAtSuspension);
     const honest = await cluster.registryStore.operators.get(

@@ -42,7 +42,7 @@ beforeAll(async () => {
       { weight: 100n },
     ],
     aggregator: {
-      round: { responseDeadlineMs: 500, expiryMs: 10_000, selection: 'heaviestFirst' },
+      round: { responseDeadlineMs: 1_500, expiryMs: 15_000, selection: 'heaviestFirst' },
     },
   });
   const writer = await cluster.testbed.stateChains.get(STATE_CHAIN_ID)?.writerFor(user);
