@@ -9,6 +9,7 @@ import { ProofRequestError } from '../../src/aggregator/errors.ts';
 import { epochForBlock, startBlockForEpoch } from '../../src/core/epoch-math.ts';
 import { createBehaviour } from '../../src/operator/behaviour.ts';
 import { unsuspendOperator } from '../../src/registry/admin.ts';
+import { percentile } from '../report/format.ts';
 import type {
   AssertionResult,
   FaultWindow,
@@ -66,12 +67,6 @@ function compare(actual: number, comparison: Comparison, expected: number): bool
     case '<':
       return actual < expected;
   }
-}
-
-function percentileOf(values: readonly number[], p: number): number | undefined {
-  if (values.length === 0) return undefined;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
 }
 
 /**
@@ -487,7 +482,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
         const latencies = [...tasks.values()]
           .filter((t) => t.outcome === 'completed' && t.endedAtMs !== undefined)
           .map((t) => (t.endedAtMs ?? 0) - t.requestedAtMs);
-        const value = percentileOf(latencies, assertion.percentile);
+        const value = percentile(latencies, assertion.percentile);
         return {
           description: `latency p${assertion.percentile} ${assertion.comparison} ${assertion.valueMs} ms (${where})`,
           passed: value !== undefined && compare(value, assertion.comparison, assertion.valueMs),

@@ -1,4 +1,14 @@
-import { type Address, getAddress, type PublicClient, zeroAddress } from 'viem';
+import {
+  type Abi,
+  type Address,
+  type ContractFunctionArgs,
+  type ContractFunctionName,
+  type ContractFunctionReturnType,
+  getAddress,
+  type PublicClient,
+  type ReadContractParameters,
+  zeroAddress,
+} from 'viem';
 import { ecdsaStakeRegistryAbi } from '../../../contracts-abi/ECDSAStakeRegistry.ts';
 import { epochManagerAbi } from '../../../contracts-abi/EpochManager.ts';
 import { ChainRpcError } from '../../chain/errors.ts';
@@ -30,6 +40,32 @@ export function createViemMainChain(options: ViemMainChainOptions): MainChain {
     withChainErrors(context(call, epochManager), read);
   const readRegistry = <T>(call: string, read: () => Promise<T>) =>
     withChainErrors(context(call, registry), read);
+
+  type Mutability = 'pure' | 'view';
+  /** One typed view call of `contract`, errors mapped to our chain errors naming `call`. */
+  const view =
+    <const abi extends Abi>(contract: { name: string; address: Address; abi: abi }) =>
+    <
+      name extends ContractFunctionName<abi, Mutability>,
+      const args extends ContractFunctionArgs<abi, Mutability, name>,
+    >(
+      functionName: name,
+      args: args,
+      options: { blockNumber?: bigint | undefined; call?: string } = {},
+    ): Promise<ContractFunctionReturnType<abi, Mutability, name, args>> => {
+      const { blockNumber, call = functionName } = options;
+      return withChainErrors(context(call, contract), () =>
+        client.readContract({
+          address: contract.address,
+          abi: contract.abi,
+          functionName,
+          args,
+          ...(blockNumber === undefined ? {} : { blockNumber }),
+        } as ReadContractParameters<abi, name, args>),
+      ) as Promise<ContractFunctionReturnType<abi, Mutability, name, args>>;
+    };
+  const epochManagerView = view({ ...epochManager, abi: epochManagerAbi });
+  const registryView = view({ ...registry, abi: ecdsaStakeRegistryAbi });
 
   let epochParams: Promise<EpochParams> | undefined;
 
@@ -66,119 +102,58 @@ export function createViemMainChain(options: ViemMainChainOptions): MainChain {
         opts?.blockNumber === undefined
           ? undefined
           : checkBlockNumber('blockNumber', opts.blockNumber, context(call));
-      return readEpochManager(call, () =>
-        client.readContract({
-          address: epochManager.address,
-          abi: epochManagerAbi,
-          functionName: 'getCurrentEpoch',
-          ...(blockNumber === undefined ? {} : { blockNumber }),
-        }),
-      );
+      return epochManagerView('getCurrentEpoch', [], { blockNumber });
     },
 
     getEffectiveEpochForBlock(blockNumber) {
       const call = 'getEffectiveEpochForBlock';
       checkBlockNumber('blockNumber', blockNumber, context(call));
-      return readEpochManager(call, () =>
-        client.readContract({
-          address: epochManager.address,
-          abi: epochManagerAbi,
-          functionName: 'getEffectiveEpochForBlock',
-          args: [blockNumber],
-        }),
-      );
+      return epochManagerView('getEffectiveEpochForBlock', [blockNumber]);
     },
 
     getStartBlockForEpoch(epoch) {
       const call = 'getStartBlockForEpoch';
       checkEpoch('epoch', epoch, context(call));
-      return readEpochManager(call, () =>
-        client.readContract({
-          address: epochManager.address,
-          abi: epochManagerAbi,
-          functionName: 'getStartBlockForEpoch',
-          args: [epoch],
-        }),
-      );
+      return epochManagerView('getStartBlockForEpoch', [epoch]);
     },
 
     getOperatorWeightAtEpoch({ operator, epoch }) {
       const call = 'getOperatorWeightAtEpoch';
       checkAddress('operator', operator, context(call));
       checkEpoch('epoch', epoch, context(call));
-      return readRegistry(call, () =>
-        client.readContract({
-          address: registry.address,
-          abi: ecdsaStakeRegistryAbi,
-          functionName: 'getOperatorWeightAtEpoch',
-          args: [operator, epoch],
-        }),
-      );
+      return registryView('getOperatorWeightAtEpoch', [operator, epoch]);
     },
 
     getOperatorSigningKeyAtEpoch({ operator, epoch }) {
       const call = 'getOperatorSigningKeyAtEpoch';
       checkAddress('operator', operator, context(call));
       checkEpoch('epoch', epoch, context(call));
-      return readRegistry(call, () =>
-        client.readContract({
-          address: registry.address,
-          abi: ecdsaStakeRegistryAbi,
-          functionName: 'getOperatorSigningKeyAtEpoch',
-          args: [operator, epoch],
-        }),
-      );
+      return registryView('getOperatorSigningKeyAtEpoch', [operator, epoch]);
     },
 
     getTotalWeightAtEpoch(epoch) {
       const call = 'getTotalWeightAtEpoch';
       checkEpoch('epoch', epoch, context(call));
-      return readRegistry(call, () =>
-        client.readContract({
-          address: registry.address,
-          abi: ecdsaStakeRegistryAbi,
-          functionName: 'getTotalWeightAtEpoch',
-          args: [epoch],
-        }),
-      );
+      return registryView('getTotalWeightAtEpoch', [epoch]);
     },
 
     getThresholdWeightAtEpoch(epoch) {
       const call = 'getThresholdWeightAtEpoch';
       checkEpoch('epoch', epoch, context(call));
-      return readRegistry(call, () =>
-        client.readContract({
-          address: registry.address,
-          abi: ecdsaStakeRegistryAbi,
-          functionName: 'getThresholdWeightAtEpoch',
-          args: [epoch],
-        }),
-      );
+      return registryView('getThresholdWeightAtEpoch', [epoch]);
     },
 
     getMinimumWeight(opts) {
-      const blockNumber = opts?.blockNumber;
-      return readRegistry('getMinimumWeight', () =>
-        client.readContract({
-          address: registry.address,
-          abi: ecdsaStakeRegistryAbi,
-          functionName: 'minimumWeight',
-          ...(blockNumber === undefined ? {} : { blockNumber }),
-        }),
-      );
+      return registryView('minimumWeight', [], {
+        blockNumber: opts?.blockNumber,
+        call: 'getMinimumWeight',
+      });
     },
 
     async getOperatorBySigningKey(signingKey) {
       const call = 'getOperatorBySigningKey';
       checkAddress('signingKey', signingKey, context(call));
-      const operator = await readRegistry(call, () =>
-        client.readContract({
-          address: registry.address,
-          abi: ecdsaStakeRegistryAbi,
-          functionName: 'getOperatorBySigningKey',
-          args: [signingKey],
-        }),
-      );
+      const operator = await registryView('getOperatorBySigningKey', [signingKey]);
       return operator === zeroAddress ? undefined : operator;
     },
 
@@ -235,15 +210,9 @@ export function createViemMainChain(options: ViemMainChainOptions): MainChain {
     async verifySignatureSet({ digest, signatureData, blockNumber }) {
       const call = 'isValidSignature';
       checkBytes32('digest', digest, context(call));
-      const result = await readRegistry(call, () =>
-        client.readContract({
-          address: registry.address,
-          abi: ecdsaStakeRegistryAbi,
-          functionName: 'isValidSignature',
-          args: [digest, signatureData],
-          ...(blockNumber === undefined ? {} : { blockNumber }),
-        }),
-      );
+      const result = await registryView('isValidSignature', [digest, signatureData], {
+        blockNumber,
+      });
       if (result !== EIP1271_MAGIC_VALUE) {
         throw new ChainRpcError(
           `isValidSignature returned ${result}, not the EIP-1271 magic value ${EIP1271_MAGIC_VALUE}`,
