@@ -16,7 +16,12 @@ export type ProofRequestErrorCode =
   /** The state chain's RPC failed (503). */
   | 'CHAIN_UNAVAILABLE'
   /** Too many tasks in flight (503). */
-  | 'OVERLOADED';
+  | 'OVERLOADED'
+  /**
+   * A delivery the request asked for cannot be made by this node: no webhook sender, or no
+   * consumer contract on the chain named by `submitToChainId` (400).
+   */
+  | 'DELIVERY_UNAVAILABLE';
 
 export class ProofRequestError extends Error {
   readonly code: ProofRequestErrorCode;
@@ -32,5 +37,17 @@ export class ProofRequestError extends Error {
     this.name = 'ProofRequestError';
     this.code = code;
     this.field = options?.field;
+  }
+}
+
+/** A queue job whose payload this build cannot read: it is dead-lettered with this message. */
+export class JobPayloadError extends Error {
+  readonly code = 'BAD_JOB_PAYLOAD';
+  override readonly name = 'JobPayloadError';
+  readonly queue: string;
+
+  constructor(queue: string, problem: string) {
+    super(`${queue} job payload: ${problem}`);
+    this.queue = queue;
   }
 }

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { ProofRequestError } from './errors.ts';
-import { parseProofRequest } from './proof-query.ts';
+import { parseProofRequest, parseProofSubmission } from './proof-query.ts';
 
 const target = '0x70997970c51812dc3a010c7d01b50e0d17dc79c8';
 const valid = { chainId: 10, targetAddress: target, key: '7', blockNumber: 12 };
@@ -63,5 +63,46 @@ describe('parseProofRequest', () => {
     expect(refusal({ ...valid, blockNumber: undefined, timestamp: 2 ** 48 }).field).toBe(
       'timestamp',
     );
+  });
+});
+
+describe('parseProofSubmission', () => {
+  const submissionRefusal = (input: unknown) => {
+    try {
+      parseProofSubmission(input);
+    } catch (error) {
+      expect(error).toBeInstanceOf(ProofRequestError);
+      return (error as ProofRequestError).field;
+    }
+    throw new Error('expected a refusal');
+  };
+
+  test('behavior: takes the deliveries beside the query; a plain request asks for none', () => {
+    expect(parseProofSubmission(valid).deliveries).toEqual({});
+    expect(
+      parseProofSubmission({
+        ...valid,
+        callbackUrl: 'https://client.example/hook?id=1',
+        submitToChainId: '31337',
+      }),
+    ).toEqual({
+      query: parseProofRequest(valid),
+      deliveries: { callbackUrl: 'https://client.example/hook?id=1', submitToChainId: 31337 },
+    });
+    // The query-only parser still refuses delivery fields.
+    expect(refusal({ ...valid, callbackUrl: 'https://x.example' }).field).toBe('callbackUrl');
+  });
+
+  test('behavior: bad delivery fields are named', () => {
+    expect(submissionRefusal({ ...valid, callbackUrl: 'file:///etc/passwd' })).toBe('callbackUrl');
+    expect(submissionRefusal({ ...valid, callbackUrl: 'http://u:p@host.example/' })).toBe(
+      'callbackUrl',
+    );
+    expect(submissionRefusal({ ...valid, callbackUrl: 'not a url' })).toBe('callbackUrl');
+    expect(
+      submissionRefusal({ ...valid, callbackUrl: `https://h.example/${'a'.repeat(2_048)}` }),
+    ).toBe('callbackUrl');
+    expect(submissionRefusal({ ...valid, submitToChainId: 0 })).toBe('submitToChainId');
+    expect(submissionRefusal({ ...valid, submitToChainId: 'main' })).toBe('submitToChainId');
   });
 });

@@ -2,7 +2,9 @@ import { isAddress } from 'viem';
 import { toChecksumAddress } from '../core/address.ts';
 import { maxUint } from '../core/uint.ts';
 import type { ProofQuery } from '../protocol/task-fields.ts';
+import type { DeliveryRequest } from './aggregator.ts';
 import { ProofRequestError } from './errors.ts';
+import { isCallbackUrl, MAX_CALLBACK_URL_LENGTH } from './jobs.ts';
 
 /**
  * A proof request as a user sends it (JSON): integers may be JSON numbers or decimal / 0x-hex
@@ -14,6 +16,10 @@ export interface ProofRequestInput {
   key?: unknown;
   blockNumber?: unknown;
   timestamp?: unknown;
+  /** Optional: POST the result here once the task ends. */
+  callbackUrl?: unknown;
+  /** Optional: submit the proof to the consumer contract on this chain once completed. */
+  submitToChainId?: unknown;
 }
 
 const invalid = (field: string, problem: string) =>
@@ -36,13 +42,45 @@ function parseUint(field: string, value: unknown, max: bigint): bigint {
   return parsed;
 }
 
-/** Validates a request, naming the first field at fault. */
+const QUERY_FIELDS = ['chainId', 'targetAddress', 'key', 'blockNumber', 'timestamp'];
+const DELIVERY_FIELDS = ['callbackUrl', 'submitToChainId'];
+
+/** Validates a request (the query only), naming the first field at fault. */
 export function parseProofRequest(input: unknown): ProofQuery {
+  return parseQuery(input, QUERY_FIELDS);
+}
+
+/** Validates a `POST /v1/proofs` body: the query and the deliveries it asks for. */
+export function parseProofSubmission(input: unknown): {
+  query: ProofQuery;
+  deliveries: DeliveryRequest;
+} {
+  const query = parseQuery(input, [...QUERY_FIELDS, ...DELIVERY_FIELDS]);
+  const body = input as ProofRequestInput;
+  const deliveries: DeliveryRequest = {};
+  if (body.callbackUrl !== undefined && body.callbackUrl !== null) {
+    if (typeof body.callbackUrl !== 'string' || !isCallbackUrl(body.callbackUrl)) {
+      throw invalid(
+        'callbackUrl',
+        `expected an http(s) URL without credentials, at most ${MAX_CALLBACK_URL_LENGTH} characters`,
+      );
+    }
+    deliveries.callbackUrl = body.callbackUrl;
+  }
+  if (body.submitToChainId !== undefined && body.submitToChainId !== null) {
+    const chainId = Number(parseUint('submitToChainId', body.submitToChainId, maxUint('uint32')));
+    if (chainId === 0) throw invalid('submitToChainId', 'must be at least 1');
+    deliveries.submitToChainId = chainId;
+  }
+  return { query, deliveries };
+}
+
+function parseQuery(input: unknown, fields: readonly string[]): ProofQuery {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
     throw invalid('body', 'expected a JSON object');
   }
   const body = input as ProofRequestInput;
-  const known = new Set(['chainId', 'targetAddress', 'key', 'blockNumber', 'timestamp']);
+  const known = new Set(fields);
   for (const name of Object.keys(body)) {
     if (!known.has(name)) throw invalid(name, 'unknown field');
   }

@@ -4,16 +4,28 @@
  */
 export function createSerialQueue(onError: (key: string, error: unknown) => void) {
   const tails = new Map<string, Promise<void>>();
+
+  function call<T>(key: string, work: () => Promise<T>): Promise<T> {
+    const previous = tails.get(key) ?? Promise.resolve();
+    const result = previous.then(work);
+    const next = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    tails.set(key, next);
+    void next.finally(() => {
+      if (tails.get(key) === next) tails.delete(key);
+    });
+    return result;
+  }
+
   return {
+    /** Queues `work`; a failure goes to `onError`, never to the caller. */
     run(key: string, work: () => Promise<void>): Promise<void> {
-      const previous = tails.get(key) ?? Promise.resolve();
-      const next = previous.then(work).catch((error: unknown) => onError(key, error));
-      tails.set(key, next);
-      void next.finally(() => {
-        if (tails.get(key) === next) tails.delete(key);
-      });
-      return next;
+      return call(key, work).catch((error: unknown) => onError(key, error));
     },
+    /** Queues `work` and hands its result or failure to the caller. */
+    call,
     /** Resolves when everything queued so far has run. */
     async drain(): Promise<void> {
       while (tails.size > 0) await Promise.all([...tails.values()]);

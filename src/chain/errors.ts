@@ -30,6 +30,9 @@ export const CONTRACT_ERROR_NAMES = [
   'InvalidSigningKey',
   'SigningKeyAlreadyInUse',
   'NotAuthorized',
+  // SpottedConsumer
+  'TaskAlreadyStored',
+  'InvalidSignatureSet',
 ] as const;
 
 export type ContractErrorName = (typeof CONTRACT_ERROR_NAMES)[number];

@@ -160,6 +160,36 @@ describe('join client', () => {
     });
   });
 
+  test('behavior: when the registry connection drops (registry restart), the node joins again', async () => {
+    registryAnswers(accepted(), new NetworkError('PEER_UNREACHABLE', 'registry down'), accepted());
+    const joining = startClient();
+    await waitFor(() => joining.summary().phase === 'joined', 'joined');
+    expect(joinRequests()).toHaveLength(1);
+
+    network.disconnect(REGISTRY.peerId);
+    await waitFor(
+      () => joining.registryStates().get(REGISTRY.peerId)?.phase === 'joining',
+      'joining again',
+    );
+    await clock.advance(await nextSleepMs()); // the first retry finds the registry still down
+    await waitFor(() => joining.summary().phase === 'joined', 'joined again');
+    const requests = joinRequests();
+    expect(requests).toHaveLength(3);
+    expect(new Set(requests.map((request) => request.nonce)).size).toBe(3);
+    // Dialed at the start and again after the drop; the failed request left the new connection up.
+    expect(network.dials.filter((address) => address === REGISTRY.address)).toHaveLength(2);
+  });
+
+  test('behavior: a stopped client stops watching the connection and does not join again', async () => {
+    registryAnswers(accepted());
+    const joining = startClient();
+    await waitFor(() => joining.summary().phase === 'joined', 'joined');
+    await joining.stop();
+    network.disconnect(REGISTRY.peerId);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(joinRequests()).toHaveLength(1);
+  });
+
   test('behavior: NOT_REGISTERED is retried slowly with growing, capped waits and a fresh nonce each time', async () => {
     const notRegistered: JoinResponseMessage = {
       accepted: false,

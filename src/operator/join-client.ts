@@ -38,7 +38,9 @@ import type { RegistryBootstrap } from './registry-peers.ts';
  * refuses for good. NOT_REGISTERED is retried slowly (the registry may not have confirmed the
  * registration yet); SUSPENDED and DEREGISTERED end the loop and are reported. On acceptance it
  * stores status and epochs in `local_operator`, then dials (a bounded number of) the discovery
- * peers it got back and records them in `peer_cache`.
+ * peers it got back and records them in `peer_cache`. It then watches the connection: when the
+ * registry goes away (restart, crash, network cut) it joins again, so the registry's gossip and
+ * tasks reach the node once more without a restart of the operator.
  */
 
 export interface JoinClientDeps {
@@ -152,6 +154,8 @@ export function createJoinClient(deps: JoinClientDeps, options: JoinClientOption
   const registryPeerIds = new Set(options.registries.map((registry) => registry.peerId));
   let controller: AbortController | undefined;
   let started = false;
+  /** Join loops waiting for their registry's connection to drop. */
+  const disconnectWaiters = new Map<PeerId, () => void>();
   const work = createBackgroundWork((name, error) =>
     log.error('join loop failed', { registry: name, error: describeError(error) }),
   );
@@ -247,7 +251,40 @@ export function createJoinClient(deps: JoinClientDeps, options: JoinClientOption
     return { kind: 'accepted', response, signingKey };
   }
 
+  /** Resolves true once `registry` is no longer connected, false when the client stops. */
+  function untilDisconnected(registry: PeerId, signal: AbortSignal): Promise<boolean> {
+    return new Promise<boolean>((resolve) => {
+      if (signal.aborted) return resolve(false);
+      const done = (lost: boolean) => {
+        disconnectWaiters.delete(registry);
+        signal.removeEventListener('abort', onAbort);
+        resolve(lost);
+      };
+      const onAbort = () => done(false);
+      signal.addEventListener('abort', onAbort, { once: true });
+      disconnectWaiters.set(registry, () => done(true));
+      // It may have dropped between the answer and now.
+      if (!network.connectedPeers().includes(registry)) done(true);
+    });
+  }
+
   async function joinLoop(registry: RegistryBootstrap, signal: AbortSignal): Promise<void> {
+    while (!signal.aborted) {
+      if (!(await joinOnce(registry, signal))) return;
+      if (!(await untilDisconnected(registry.peerId, signal))) return;
+      log.warn('lost the connection to the registry; joining again', {
+        registry: registry.peerId,
+      });
+      setState(registry.peerId, {
+        phase: 'joining',
+        attempts: 0,
+        lastProblem: 'connection to the registry lost',
+      });
+    }
+  }
+
+  /** Joins `registry` once: true when accepted, false when refused for good or stopped. */
+  async function joinOnce(registry: RegistryBootstrap, signal: AbortSignal): Promise<boolean> {
     let attempts = 0;
     let failures = 0;
     let notRegisteredRefusals = 0;
@@ -257,7 +294,7 @@ export function createJoinClient(deps: JoinClientDeps, options: JoinClientOption
       const outcome = await attempt(registry, keyOffset, signal);
       if (outcome.kind === 'accepted') {
         await onAccepted(registry, outcome, signal);
-        return;
+        return true;
       }
       if (
         outcome.kind === 'rejected' &&
@@ -273,7 +310,7 @@ export function createJoinClient(deps: JoinClientDeps, options: JoinClientOption
           reason: outcome.reason,
           detail: outcome.detail,
         });
-        return;
+        return false;
       }
       let delayMs: number;
       let problem: string;
@@ -303,8 +340,9 @@ export function createJoinClient(deps: JoinClientDeps, options: JoinClientOption
         });
       }
       setState(registry.peerId, { phase: 'joining', attempts, lastProblem: problem });
-      if (!(await sleepUnlessAborted(clock, delayMs, signal))) return;
+      if (!(await sleepUnlessAborted(clock, delayMs, signal))) return false;
     }
+    return false;
   }
 
   async function onAccepted(
@@ -427,6 +465,9 @@ export function createJoinClient(deps: JoinClientDeps, options: JoinClientOption
       started = true;
       const own = new AbortController();
       controller = own;
+      network.setPeerEvents({
+        onPeerDisconnected: (peer) => disconnectWaiters.get(peer)?.(),
+      });
       for (const registry of options.registries) {
         work.run(registry.peerId, async () => {
           try {

@@ -1,9 +1,11 @@
 import { createRegistryApi, type RegistryApi } from '../adapters/http/registry-api.ts';
+import { createFetchWebhookSender } from '../adapters/http/webhook-sender.ts';
 import {
   type Aggregator,
   type AggregatorOptions,
   createAggregator,
 } from '../aggregator/aggregator.ts';
+import type { ConsumerChains, WebhookSender } from '../aggregator/delivery-ports.ts';
 import type { Secp256k1 } from '../crypto/secp256k1.ts';
 import type { Chains } from '../ports/chain.ts';
 import type { Clock } from '../ports/clock.ts';
@@ -25,6 +27,10 @@ export interface RegistryNodeDeps {
   store: RegistryStore;
   secp256k1: Secp256k1;
   log: Logger;
+  /** Result callbacks; default: HTTP POST via fetch when the HTTP API is served, else none. */
+  webhooks?: WebhookSender;
+  /** Consumer contracts the aggregator may submit proofs to (none by default). */
+  consumers?: ConsumerChains;
 }
 
 export interface RegistryNodeOptions {
@@ -92,7 +98,17 @@ export function createRegistryNode(
   const sync = createSyncService({ network, store, clock, log });
   const health = createHealthService({ network, watcher, advancer, log });
   const aggregator = createAggregator(
-    { clock, network, chains, store, secp256k1, log, peers },
+    {
+      clock,
+      network,
+      chains,
+      store,
+      secp256k1,
+      log,
+      peers,
+      webhooks: deps.webhooks ?? (options.http ? createFetchWebhookSender() : undefined),
+      consumers: deps.consumers,
+    },
     options.aggregator ?? {},
   );
   const api = options.http

@@ -67,7 +67,13 @@ export type StoreConflictReason =
   /** A completion names a signer that did not sign, or is not in the epoch's snapshot. */
   | 'SIGNER_INVALID'
   /** A completion's signed weight is below the epoch's threshold. */
-  | 'BELOW_THRESHOLD';
+  | 'BELOW_THRESHOLD'
+  /** A queue job with this idempotency key exists with a different payload. */
+  | 'IDEMPOTENCY_MISMATCH'
+  /** The caller's lease on a queue job is gone: it ran out and another worker took the job. */
+  | 'LEASE_LOST'
+  /** The queue job already ended (done or failed); acking or retrying it again changes nothing. */
+  | 'JOB_FINISHED';
 
 /** The write contradicts stored state; the stored rows are unchanged. */
 export class StoreConflictError extends StoreError {

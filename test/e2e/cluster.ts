@@ -2,6 +2,8 @@ import type { PGlite } from '@electric-sql/pglite';
 import type { Address, Hex } from 'viem';
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
 import { startTestbed, type Testbed } from '../../src/adapters/anvil/testbed.ts';
+import { createViemConsumerChain } from '../../src/adapters/chain-viem/consumer.ts';
+import { deploySpottedConsumer } from '../../src/adapters/chain-viem/deploy.ts';
 import { createSystemClock } from '../../src/adapters/clock/system-clock.ts';
 import { createNativeSecp256k1 } from '../../src/adapters/crypto/native-secp256k1.ts';
 import { createMemoryLogger } from '../../src/adapters/logger/memory-logger.ts';
@@ -13,6 +15,7 @@ import {
   openPgliteRegistryStore,
 } from '../../src/adapters/store-pglite/open-pglite-store.ts';
 import type { AggregatorOptions } from '../../src/aggregator/aggregator.ts';
+import { createConsumerChains } from '../../src/aggregator/delivery-ports.ts';
 import { createBehaviour, type OperatorBehaviourSpec } from '../../src/operator/behaviour.ts';
 import { createOperatorNode, type OperatorNode } from '../../src/operator/operator-node.ts';
 import type { Chains, StateChain } from '../../src/ports/chain.ts';
@@ -49,6 +52,8 @@ export interface Cluster {
   registryNetwork: Network;
   apiUrl: string;
   operators: ClusterOperator[];
+  /** The SpottedConsumer on the main chain the registry submits proofs to (`submitToChainId` 31337). */
+  consumer: Address;
   /** Rebuilds the registry node over the same store, network identity aside (a restart). */
   restartRegistry(options?: { aggregator?: AggregatorOptions }): Promise<void>;
   waitFor(
@@ -155,6 +160,21 @@ export async function startCluster(options: {
       });
     }
 
+    // A SpottedConsumer on the main chain (checking signatures with its registry), and the
+    // account the registry submits proofs to it from.
+    const consumer = await deploySpottedConsumer(
+      testbed.mainAnvil.writeContext(testbed.deployer, testbed.main.label),
+      { registry: testbed.deployment.stakeRegistry },
+    );
+    const submitter = privateKeyToAccount(generatePrivateKey());
+    await testbed.mainAnvil.fund(submitter.address);
+    const consumers = createConsumerChains([
+      createViemConsumerChain(testbed.mainAnvil.writeContext(submitter, testbed.main.label), {
+        chainId: testbed.mainAnvil.chainId,
+        consumerAddress: consumer,
+      }),
+    ]);
+
     const pglite: PGlite = await createPglite();
     stoppers.push(async () => {
       await pglite.close();
@@ -175,6 +195,7 @@ export async function startCluster(options: {
           store: registryStore,
           secp256k1,
           log,
+          consumers,
         },
         {
           confirmations: 2n,
@@ -252,6 +273,7 @@ export async function startCluster(options: {
       },
       registryStore,
       registryNetwork,
+      consumer,
       get apiUrl() {
         return registry.api?.url() ?? '';
       },

@@ -1,9 +1,13 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { spottedConsumerAbi } from '../../contracts-abi/SpottedConsumer.ts';
 import {
   getProof,
   requestProof,
   SpottedApiError,
+  submitProofRequest,
   verifyProof,
 } from '../../src/adapters/http/spotted-client.ts';
 import { type Cluster, chainsSeeingOtherValues, STATE_CHAIN_ID, startCluster } from './cluster.ts';
@@ -152,6 +156,66 @@ describe('proof flow over libp2p TCP', () => {
       cluster.operators[0]?.address as `0x${string}`,
     );
     expect(honest?.successfulResponseCount).toBeGreaterThanOrEqual(7);
+  });
+
+  test('behavior: a result goes to the callback URL and, once, into the consumer contract on chain', async () => {
+    const received: { body: string; key: string | undefined }[] = [];
+    const server = createServer((request, response) => {
+      let body = '';
+      request.on('data', (chunk: Buffer) => {
+        body += chunk.toString();
+      });
+      request.on('end', () => {
+        received.push({ body, key: request.headers['idempotency-key'] as string | undefined });
+        response.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    try {
+      await cluster.waitFor(
+        async () =>
+          (await cluster.testbed.chains.state(STATE_CHAIN_ID).getBlockNumber()) >= valueBlock + 30n,
+        'the state chain reached block +30',
+        30_000,
+      );
+      const request = {
+        chainId: STATE_CHAIN_ID,
+        targetAddress: user.address,
+        key: KEY,
+        blockNumber: valueBlock + 30n,
+        callbackUrl: `http://127.0.0.1:${port}/spotted`,
+        submitToChainId: mainChain().chainId,
+      };
+      const accepted = await submitProofRequest(cluster.apiUrl, request);
+      expect(accepted.created).toBe(true);
+      const again = await submitProofRequest(cluster.apiUrl, request);
+      expect(again).toMatchObject({ taskId: accepted.taskId, created: false });
+      await cluster.waitFor(async () => {
+        const proof = await getProof(cluster.apiUrl, accepted.taskId);
+        return proof.deliveries.every((delivery) => delivery.status === 'delivered');
+      }, 'both deliveries done');
+      const proof = await getProof(cluster.apiUrl, accepted.taskId);
+      expect(proof.status).toBe('completed');
+      expect(proof.deliveries.map((d) => d.kind).sort()).toEqual(['chain', 'webhook']);
+      expect(received).toHaveLength(1);
+      expect(JSON.parse(received[0]?.body ?? '{}')).toMatchObject({
+        taskId: accepted.taskId,
+        status: 'completed',
+        proof: { signatureData: proof.proof?.signatureData },
+      });
+      const stored = await cluster.testbed.mainAnvil.publicClient.readContract({
+        address: cluster.consumer,
+        abi: spottedConsumerAbi,
+        functionName: 'getStoredValue',
+        args: [accepted.taskId],
+      });
+      expect(stored.value).toBe(1234n);
+      const chainDelivery = proof.deliveries.find((d) => d.kind === 'chain');
+      expect(chainDelivery?.transactionHash).toMatch(/^0x[0-9a-f]{64}$/);
+    } finally {
+      server.close();
+    }
   });
 
   test('behavior: bad input gets a 4xx naming the field; unknown task 404; no history says so', async () => {

@@ -6,6 +6,7 @@ import { describeExactNumbers } from './compliance/exact-numbers.ts';
 import { describeInputValidation } from './compliance/input-validation.ts';
 import { describeMigrations } from './compliance/migrations.ts';
 import { describeOperatorRepositories } from './compliance/operator-repositories.ts';
+import { describeQueue } from './compliance/queue.ts';
 import { describeRegistryRepositories } from './compliance/registry-repositories.ts';
 import { describeSchemaIsolation } from './compliance/schema-isolation.ts';
 import {
@@ -89,5 +90,6 @@ export function describeStoreCompliance(name: string, createHarness: StoreHarnes
     describeSchemaIsolation(context);
     describeRegistryRepositories(context);
     describeOperatorRepositories(context);
+    describeQueue(context);
   });
 }

@@ -4,6 +4,10 @@ import {
   ecdsaStakeRegistryBytecode,
 } from '../../../contracts-abi/ECDSAStakeRegistry.ts';
 import { epochManagerAbi, epochManagerBytecode } from '../../../contracts-abi/EpochManager.ts';
+import {
+  spottedConsumerAbi,
+  spottedConsumerBytecode,
+} from '../../../contracts-abi/SpottedConsumer.ts';
 import { stateManagerAbi, stateManagerBytecode } from '../../../contracts-abi/StateManager.ts';
 import { ChainRpcError } from '../../chain/errors.ts';
 import { withChainErrors } from './map-error.ts';
@@ -93,6 +97,26 @@ export async function deployStateManager(ctx: WriteContext): Promise<Address> {
     ctx.walletClient.deployContract({
       abi: stateManagerAbi,
       bytecode: stateManagerBytecode,
+      account: ctx.walletClient.account,
+      chain: ctx.walletClient.chain,
+    }),
+  );
+  return address;
+}
+
+/**
+ * Deploys a SpottedConsumer that checks signature sets with the registry at `registry` (the
+ * destination chain's ECDSAStakeRegistry, or any contract with its `isValidSignature`).
+ */
+export async function deploySpottedConsumer(
+  ctx: WriteContext,
+  options: { registry: Address },
+): Promise<Address> {
+  const { address } = await deploy(ctx, 'SpottedConsumer', () =>
+    ctx.walletClient.deployContract({
+      abi: spottedConsumerAbi,
+      bytecode: spottedConsumerBytecode,
+      args: [options.registry],
       account: ctx.walletClient.account,
       chain: ctx.walletClient.chain,
     }),

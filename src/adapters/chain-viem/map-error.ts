@@ -10,6 +10,7 @@ import {
 } from 'viem';
 import { ecdsaStakeRegistryAbi } from '../../../contracts-abi/ECDSAStakeRegistry.ts';
 import { epochManagerAbi } from '../../../contracts-abi/EpochManager.ts';
+import { spottedConsumerAbi } from '../../../contracts-abi/SpottedConsumer.ts';
 import { stateManagerAbi } from '../../../contracts-abi/StateManager.ts';
 import {
   ChainError,
@@ -24,9 +25,12 @@ import {
 const knownErrorNames: ReadonlySet<string> = new Set(CONTRACT_ERROR_NAMES);
 
 /** Every custom error of our contracts, to decode revert data that viem could not attribute. */
-const contractErrorsAbi = [...stateManagerAbi, ...epochManagerAbi, ...ecdsaStakeRegistryAbi].filter(
-  (item) => item.type === 'error',
-);
+const contractErrorsAbi = [
+  ...stateManagerAbi,
+  ...epochManagerAbi,
+  ...ecdsaStakeRegistryAbi,
+  ...spottedConsumerAbi,
+].filter((item) => item.type === 'error');
 
 /** Revert data carried anywhere in the cause chain (e.g. a reverted deployment). */
 function decodeRevertData(error: BaseError): string | undefined {

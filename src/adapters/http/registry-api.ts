@@ -2,7 +2,7 @@ import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { isAddress, isHex } from 'viem';
 import type { Aggregator } from '../../aggregator/aggregator.ts';
 import { ProofRequestError, type ProofRequestErrorCode } from '../../aggregator/errors.ts';
-import { parseProofRequest } from '../../aggregator/proof-query.ts';
+import { parseProofSubmission } from '../../aggregator/proof-query.ts';
 import type { Logger } from '../../ports/logger.ts';
 import type { Network } from '../../ports/network.ts';
 import type { RegistryStore } from '../../store/registry/registry-store.ts';
@@ -40,6 +40,7 @@ const STATUS_BY_CODE: Record<ProofRequestErrorCode, number> = {
   NOT_READY: 503,
   CHAIN_UNAVAILABLE: 503,
   OVERLOADED: 503,
+  DELIVERY_UNAVAILABLE: 400,
 };
 
 function sendError(
@@ -55,6 +56,10 @@ function sendError(
 /**
  * The registry's HTTP JSON API (SPEC §5): proof requests for users, and read-only views of
  * operators, epochs and the network. Bad input is a 4xx naming the field.
+ *
+ * `POST /v1/proofs` takes the query plus optional deliveries (`callbackUrl`, `submitToChainId`)
+ * and answers 202 with the task id once the task is in the durable queue (200 when the same
+ * request already had a task); `GET /v1/proofs/:taskId` shows status, proof and deliveries.
  */
 export function createRegistryApi(
   deps: RegistryApiDeps,
@@ -80,8 +85,9 @@ export function createRegistryApi(
 
   server.post('/v1/proofs', async (request, reply) => {
     try {
-      const query = parseProofRequest(request.body);
-      const outcome = await aggregator.requestProof(query);
+      const { query, deliveries } = parseProofSubmission(request.body);
+      // Resolves once the task (and its deliveries) are stored: 202 means it will not be lost.
+      const outcome = await aggregator.requestProof(query, deliveries);
       return reply.code(outcome.created ? 202 : 200).send(toJson(outcome));
     } catch (error) {
       if (error instanceof ProofRequestError) {
@@ -165,6 +171,7 @@ export function createRegistryApi(
       currentEpoch: latest?.epoch ?? null,
       operatorsByStatus: counts,
       liveTasks: aggregator.liveTaskCount(),
+      queues: await aggregator.queueStats(),
     });
   });
 

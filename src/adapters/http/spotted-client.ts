@@ -14,7 +14,29 @@ export interface ProofJson {
   timestampSec: string;
   epoch: number;
   retries: number;
+  createdAtMs: number;
+  updatedAtMs: number;
+  expiresAtMs: number;
+  /** Where the result goes besides the API (callback URLs, consumer contracts) and how far it got. */
+  deliveries: DeliveryJson[];
   proof?: { operators: Address[]; signatures: Hex[]; signatureData: Hex; signedWeightWei: string };
+}
+
+export interface DeliveryJson {
+  kind: 'webhook' | 'chain';
+  target: string | number;
+  status: 'waiting' | 'sending' | 'delivered' | 'failed';
+  attempts: number;
+  lastError: string | null;
+  failureReason: string | null;
+  transactionHash: Hex | null;
+}
+
+/** What `POST /v1/proofs` answers: 202 for a new task, 200 for the same request again. */
+export interface ProofAccepted {
+  taskId: Hex;
+  status: ProofJson['status'];
+  created: boolean;
 }
 
 export class SpottedApiError extends Error {
@@ -39,6 +61,10 @@ export interface ProofRequest {
   key: bigint;
   blockNumber?: bigint;
   timestampSec?: bigint;
+  /** POST the result here once the task ends (at least once, with an `idempotency-key` header). */
+  callbackUrl?: string;
+  /** Submit the proof to the registry's consumer contract on this chain (exactly once). */
+  submitToChainId?: number;
 }
 
 async function call<T>(url: string, init?: RequestInit): Promise<T> {
@@ -46,6 +72,29 @@ async function call<T>(url: string, init?: RequestInit): Promise<T> {
   const body = (await response.json()) as T & { error?: { code?: string; message?: string } };
   if (!response.ok) throw new SpottedApiError(response.status, body);
   return body;
+}
+
+/** Sends a proof request; resolves once the registry stored it (the task id to poll). */
+export function submitProofRequest(
+  baseUrl: string,
+  request: ProofRequest,
+  options: { signal?: AbortSignal } = {},
+): Promise<ProofAccepted> {
+  const body = {
+    chainId: request.chainId,
+    targetAddress: request.targetAddress,
+    key: request.key.toString(),
+    ...(request.blockNumber === undefined ? {} : { blockNumber: request.blockNumber.toString() }),
+    ...(request.timestampSec === undefined ? {} : { timestamp: request.timestampSec.toString() }),
+    ...(request.callbackUrl === undefined ? {} : { callbackUrl: request.callbackUrl }),
+    ...(request.submitToChainId === undefined ? {} : { submitToChainId: request.submitToChainId }),
+  };
+  return call<ProofAccepted>(`${baseUrl}/v1/proofs`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
 }
 
 /**
@@ -57,19 +106,11 @@ export async function requestProof(
   request: ProofRequest,
   options: { pollIntervalMs?: number; timeoutMs?: number; signal?: AbortSignal } = {},
 ): Promise<ProofJson> {
-  const body = {
-    chainId: request.chainId,
-    targetAddress: request.targetAddress,
-    key: request.key.toString(),
-    ...(request.blockNumber === undefined ? {} : { blockNumber: request.blockNumber.toString() }),
-    ...(request.timestampSec === undefined ? {} : { timestamp: request.timestampSec.toString() }),
-  };
-  const accepted = await call<{ taskId: Hex }>(`${baseUrl}/v1/proofs`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-    ...(options.signal ? { signal: options.signal } : {}),
-  });
+  const accepted = await submitProofRequest(
+    baseUrl,
+    request,
+    options.signal ? { signal: options.signal } : {},
+  );
   const deadline = Date.now() + (options.timeoutMs ?? 30_000);
   for (;;) {
     const proof = await getProof(baseUrl, accepted.taskId, options.signal);

@@ -86,6 +86,38 @@ export interface OperatorTaskResponses {
   task_id: string;
 }
 
+export interface QueueJobEvents {
+  at: Date;
+  attempt: number;
+  detail: string | null;
+  id: Generated<number>;
+  job_id: number;
+  kind: string;
+  worker_id: string | null;
+}
+
+export interface QueueJobs {
+  attempts: Generated<number>;
+  backoff_initial_ms: number;
+  backoff_max_ms: number;
+  created_at: Date;
+  dead_letter_reason: string | null;
+  finished_at: Date | null;
+  group_key: string | null;
+  id: Generated<number>;
+  idempotency_key: string;
+  last_error: string | null;
+  leased_by: string | null;
+  max_attempts: number;
+  payload: Json;
+  progress: Json | null;
+  queue: string;
+  result: Json | null;
+  status: string;
+  updated_at: Date;
+  visible_at: Date;
+}
+
 export interface RegistryEvents {
   block_hash: string | null;
   block_number: bigint | null;
@@ -122,6 +154,8 @@ export interface DB {
   epoch_states: EpochStates;
   operator_task_responses: OperatorTaskResponses;
   operators: Operators;
+  queue_job_events: QueueJobEvents;
+  queue_jobs: QueueJobs;
   registry_events: RegistryEvents;
   tasks: Tasks;
 }

@@ -16,6 +16,7 @@ import { createEpochOperatorsRepository } from './epoch-operators.ts';
 import { createEpochStatesRepository } from './epoch-states.ts';
 import { createOperatorTaskResponsesRepository } from './operator-task-responses.ts';
 import { createOperatorsRepository } from './operators.ts';
+import { createQueueRepository } from './queue-jobs.ts';
 import { createRegistryEventsRepository } from './registry-events.ts';
 import type { RegistryRepositories, RegistryStore } from './registry-store.ts';
 import { createRegistryTasksRepository } from './tasks.ts';
@@ -54,6 +55,7 @@ function createRegistryRepositories(context: QueryContext<DB>): RegistryReposito
     operatorResponses: createOperatorTaskResponsesRepository(context),
     avsResponses: createAvsTaskResponsesRepository(context),
     cursors: createChainCursorsRepository(context),
+    queue: createQueueRepository(context),
     applyEpochAdvance: (advance) => applyEpochAdvance(context, advance),
     completeTask: (completion) => completeTask(context, completion),
   };

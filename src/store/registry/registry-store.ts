@@ -7,6 +7,7 @@ import type { EpochOperatorsRepository } from './epoch-operators.ts';
 import type { EpochStatesRepository } from './epoch-states.ts';
 import type { OperatorTaskResponsesRepository } from './operator-task-responses.ts';
 import type { OperatorsRepository } from './operators.ts';
+import type { QueueRepository } from './queue-jobs.ts';
 import type { RegistryEventsRepository } from './registry-events.ts';
 import type { RegistryTasksRepository } from './tasks.ts';
 
@@ -28,6 +29,8 @@ export interface RegistryRepositories {
   readonly avsResponses: AvsTaskResponsesRepository;
   /** Event-watcher cursors per (chain id, stream). */
   readonly cursors: ChainCursorsRepository;
+  /** The durable job queue (SPEC §3 "Bridge queue"): accepted tasks and their deliveries. */
+  readonly queue: QueueRepository;
   /** Epoch state, operator changes and snapshot in one transaction; idempotent per epoch. */
   applyEpochAdvance(advance: EpochAdvance): Promise<EpochAdvanceResult>;
   /** Proof, task status and success counters in one transaction; at most once per task. */

@@ -2,6 +2,7 @@ import type {
   GossipHandler,
   GossipVerdict,
   Network,
+  PeerEvents,
   PeerId,
   Protocol,
   RequestHandler,
@@ -40,11 +41,14 @@ export interface FakeNetwork extends Network {
   serve(protocol: Protocol, from: PeerId, data: Uint8Array): Promise<Uint8Array>;
   subscribed(): Topic[];
   handled(): Protocol[];
+  /** Drops the connection to `peer` and tells the node, as a closed connection would. */
+  disconnect(peer: PeerId): void;
 }
 
 export function createFakeNetwork(peerId: PeerId = 'FakeOperatorPeer1'): FakeNetwork {
   const gossip = new Map<Topic, GossipHandler>();
   const handlers = new Map<Protocol, RequestHandler>();
+  let events: PeerEvents = {};
   const network: FakeNetwork = {
     peerId,
     requests: [],
@@ -72,7 +76,12 @@ export function createFakeNetwork(peerId: PeerId = 'FakeOperatorPeer1'): FakeNet
       network.connected.delete(peer);
     },
     connectedPeers: () => [...network.connected],
-    setPeerEvents() {},
+    setPeerEvents(next) {
+      events = next;
+    },
+    disconnect(peer) {
+      if (network.connected.delete(peer)) events.onPeerDisconnected?.(peer);
+    },
     subscribe(topic, handler) {
       gossip.set(topic, handler);
     },

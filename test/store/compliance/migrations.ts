@@ -6,6 +6,9 @@ import { openRegistryStore } from '../../../src/store/registry/open-registry-sto
 import type { ComplianceContext } from '../compliance.ts';
 import { createManualClock, freshSchema, registration } from '../harness.ts';
 
+/** The registry migrations this build ships: 0001_init, 0002_job_queue. */
+const REGISTRY_VERSIONS = [1, 2];
+
 export function describeMigrations(context: ComplianceContext): void {
   /** Opens a registry store with a custom migration list, closing it right away. */
   const openWith = async (schema: string, migrations: readonly Migration[]) => {
@@ -30,21 +33,22 @@ export function describeMigrations(context: ComplianceContext): void {
     test('behavior: opening creates the schema and applies every migration; reopening is a no-op', async () => {
       const schema = freshSchema('migrate');
       const first = await context.openRegistry({ schema });
-      expect(first.store.migrations).toEqual({ applied: [1], alreadyApplied: [] });
+      expect(first.store.migrations).toEqual({ applied: REGISTRY_VERSIONS, alreadyApplied: [] });
       await first.store.operators.upsert(registration(1));
 
       const again = await context.openRegistry({ schema });
-      expect(again.store.migrations).toEqual({ applied: [], alreadyApplied: [1] });
+      expect(again.store.migrations).toEqual({ applied: [], alreadyApplied: REGISTRY_VERSIONS });
       expect(await again.store.operators.list()).toHaveLength(1);
-      expect(await appliedVersions(schema)).toEqual([1]);
+      expect(await appliedVersions(schema)).toEqual(REGISTRY_VERSIONS);
     });
 
     test('behavior: stores opened concurrently on a new schema migrate it exactly once', async () => {
       const schema = freshSchema('migrate');
       const stores = await Promise.all([1, 2, 3].map(() => context.openRegistry({ schema })));
-      const applied = stores.flatMap(({ store }) => store.migrations.applied);
-      expect(applied).toEqual([1]);
-      expect(await appliedVersions(schema)).toEqual([1]);
+      // Each migration is applied by whichever opener takes its lock first: once in total.
+      const applied = stores.flatMap(({ store }) => store.migrations.applied).sort((a, b) => a - b);
+      expect(applied).toEqual(REGISTRY_VERSIONS);
+      expect(await appliedVersions(schema)).toEqual(REGISTRY_VERSIONS);
     });
 
     test('behavior: a schema holding the other store kind is refused', async () => {
@@ -68,13 +72,19 @@ export function describeMigrations(context: ComplianceContext): void {
     test('behavior: a schema migrated by a newer build is refused', async () => {
       const schema = freshSchema('migrate');
       const migrations = await readMigrationFiles('registry');
-      const newer: Migration = { version: 2, name: 'newer', sql: 'SELECT 1;', checksum: 'newer' };
+      const next = migrations.length + 1;
+      const newer: Migration = {
+        version: next,
+        name: 'newer',
+        sql: 'SELECT 1;',
+        checksum: 'newer',
+      };
       expect(await openWith(schema, [...migrations, newer])).toEqual({
-        applied: [1, 2],
+        applied: [...REGISTRY_VERSIONS, next],
         alreadyApplied: [],
       });
       await expect(openWith(schema, migrations)).rejects.toThrow(
-        /has migration 2 \(newer\) that this build does not know/,
+        new RegExp(`has migration ${next} \\(newer\\) that this build does not know`),
       );
     });
 
@@ -82,15 +92,19 @@ export function describeMigrations(context: ComplianceContext): void {
       const schema = freshSchema('migrate');
       const migrations = await readMigrationFiles('registry');
       const failing: Migration = {
-        version: 2,
+        version: migrations.length + 1,
         name: 'failing',
         sql: 'CREATE TABLE half_done (id INTEGER); SELECT 1 / 0;',
         checksum: 'failing',
       };
       const opening = openWith(schema, [...migrations, failing]);
       await expect(opening).rejects.toBeInstanceOf(StoreMigrationError);
-      await expect(opening).rejects.toThrow(/migration 0002_failing failed: division by zero/);
-      expect(await appliedVersions(schema)).toEqual([1]);
+      await expect(opening).rejects.toThrow(
+        new RegExp(
+          `migration ${String(migrations.length + 1).padStart(4, '0')}_failing failed: division by zero`,
+        ),
+      );
+      expect(await appliedVersions(schema)).toEqual(REGISTRY_VERSIONS);
       const tables = await context
         .harness()
         .rawQuery(
@@ -101,9 +115,10 @@ export function describeMigrations(context: ComplianceContext): void {
 
     test('behavior: migration versions must run 1, 2, 3 without gaps', async () => {
       const migrations = await readMigrationFiles('registry');
-      const gap: Migration = { version: 3, name: 'gap', sql: 'SELECT 1;', checksum: 'gap' };
+      const version = migrations.length + 2;
+      const gap: Migration = { version, name: 'gap', sql: 'SELECT 1;', checksum: 'gap' };
       await expect(openWith(freshSchema('migrate'), [...migrations, gap])).rejects.toThrow(
-        /found 0003_gap at position 2/,
+        `found ${String(version).padStart(4, '0')}_gap at position ${migrations.length + 1}`,
       );
     });
 
