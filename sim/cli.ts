@@ -2,7 +2,8 @@
  * `pnpm sim <scenario.yaml> [options]`: runs a scenario in the deterministic simulator.
  *
  *   --seed N               the seed (default: the scenario's)
- *   --network sim|libp2p   the network (default sim)
+ *   --network sim|libp2p   the network (default sim); libp2p runs the real libp2p stack on the
+ *                          in-process memory transport (same verdict, trace not reproducible)
  *   --operators N          resize the operator set (generated honest operators added or dropped)
  *   --check-determinism    run the seed twice; report the first diverging trace event
  *   --swarm --seeds N      run seeds 1..N with fault rates drawn from each seed
@@ -10,6 +11,7 @@
  *   --quiet                no live progress
  */
 import { parseArgs } from 'node:util';
+import type { NetworkMode } from './harness/cluster-network.ts';
 import { runScenario } from './harness/run-scenario.ts';
 import { withSwarmFaults } from './harness/swarm.ts';
 import { formatProgressLine, formatSummary } from './report/summary-table.ts';
@@ -60,12 +62,13 @@ async function main(): Promise<void> {
   }
   const path = positionals[0];
   if (path === undefined || positionals.length > 1) fail(USAGE);
-  const network = String(values['network']);
-  if (network !== 'sim' && network !== 'libp2p')
-    fail(`--network must be sim or libp2p, got ${network}`);
-  if (network === 'libp2p') {
+  const networkValue = String(values['network']);
+  if (networkValue !== 'sim' && networkValue !== 'libp2p')
+    fail(`--network must be sim or libp2p, got ${networkValue}`);
+  const network: NetworkMode = networkValue;
+  if (network === 'libp2p' && values['check-determinism']) {
     fail(
-      '--network libp2p is not available yet: the simulator runs on the deterministic sim network only',
+      '--check-determinism needs --network sim: on libp2p, real-time deliveries interleave differently on every run, so only the verdict (not the trace) is reproducible',
     );
   }
 
@@ -79,12 +82,15 @@ async function main(): Promise<void> {
   const operators = positiveInt('operators', values['operators'] as string | undefined);
   if (operators !== undefined) scenario = resizeOperators(scenario, operators);
   const quiet = Boolean(values['quiet']);
-  const extra = operators === undefined ? '' : ` --operators ${operators}`;
+  const extra =
+    (operators === undefined ? '' : ` --operators ${operators}`) +
+    (network === 'sim' ? '' : ` --network ${network}`);
   const replay = (seed: number) => `pnpm sim ${path} --seed ${seed}${extra}`;
 
   const runOnce = async (runScenarioValue: Scenario, seed: number, showProgress: boolean) =>
     runScenario(runScenarioValue, {
       seed,
+      network,
       replayCommand: replay(seed),
       ...(showProgress
         ? { onProgress: (progress) => process.stderr.write(`${formatProgressLine(progress)}\n`) }

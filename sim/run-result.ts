@@ -58,6 +58,11 @@ export interface RunResult {
   scenario: string;
   seed: number;
   network: 'sim' | 'libp2p';
+  /**
+   * libp2p only: deliveries that took so long (wall time) that virtual time moved on without them
+   * (expected 0; more means the run's timing was not what the scenario meant).
+   */
+  networkStalls?: number;
   /** The exact command that replays this run. */
   replayCommand: string;
   passed: boolean;

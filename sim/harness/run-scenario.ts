@@ -24,12 +24,15 @@ import type {
   Scenario,
   TimelineStep,
 } from '../scenario/scenario.ts';
+import type { NetworkMode } from './cluster-network.ts';
 import { createInvariantChecker, type TaskRecordForChecks } from './invariants.ts';
 import { buildSimCluster } from './sim-cluster.ts';
 import { createTrace, stableJson, type Trace } from './trace.ts';
 
 export interface RunOptions {
   seed: number;
+  /** The network the nodes talk over (default: the deterministic sim network). */
+  network?: NetworkMode;
   /** Printed for a person; the trace never depends on it. */
   onProgress?: (progress: {
     atMs: number;
@@ -70,14 +73,20 @@ function compare(actual: number, comparison: Comparison, expected: number): bool
 }
 
 /**
- * Runs one scenario on the deterministic network: builds the cluster, replays the timeline in
- * virtual time with blocks every `blockTimeMs`, checks the invariants after every block, and
- * evaluates the assertions. Same scenario + seed + commit → same trace hash.
+ * Runs one scenario: builds the cluster, replays the timeline in virtual time with blocks every
+ * `blockTimeMs`, checks the invariants after every block, and evaluates the assertions. On the
+ * sim network, same scenario + seed + commit → same trace hash; on libp2p, the same verdict.
  */
 export async function runScenario(scenario: Scenario, options: RunOptions): Promise<RunOutput> {
   const wallStart = performance.now();
+  const networkMode = options.network ?? 'sim';
   const trace = createTrace({ keepLines: options.keepTrace ?? true });
-  const cluster = await buildSimCluster({ scenario, seed: options.seed, trace });
+  const cluster = await buildSimCluster({
+    scenario,
+    seed: options.seed,
+    trace,
+    network: networkMode,
+  });
   const { clock } = cluster;
   const rel = () => clock.now() - cluster.startMs;
   const record = (kind: string, data: Record<string, unknown> = {}) =>
@@ -283,7 +292,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
           name === 'registry'
             ? cluster.registry.network.peerId
             : operatorAddress(name).network.peerId;
-        cluster.hub.partition(action.groups.map((group) => group.map(peerOf)));
+        cluster.net.partition(action.groups.map((group) => group.map(peerOf)));
         faults.push({
           kind: 'partition',
           targets: action.groups.flat(),
@@ -293,7 +302,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
         break;
       }
       case 'heal':
-        cluster.hub.heal();
+        cluster.net.heal();
         closeFault('partition');
         break;
       case 'setBehaviour': {
@@ -308,7 +317,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
         break;
       }
       case 'networkConditions':
-        cluster.hub.setConditions(action.conditions);
+        cluster.net.setConditions(action.conditions);
         faults.push({
           kind: 'network',
           targets: [],
@@ -502,6 +511,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
   record('run.start', {
     scenario: scenario.name,
     seed: options.seed,
+    network: networkMode,
     operators: scenario.operators.length,
   });
   clock.setTimer(scenario.chain.blockTimeMs, () => void blockTick());
@@ -582,6 +592,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
     });
   }
   record('run.end', { epoch: currentEpoch, tasks: tasks.size });
+  const networkStalls = cluster.net.stallCount();
   await cluster.stop();
 
   const wallDurationMs = performance.now() - wallStart;
@@ -589,7 +600,8 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
   const result: RunResult = {
     scenario: scenario.name,
     seed: options.seed,
-    network: 'sim',
+    network: networkMode,
+    ...(networkMode === 'libp2p' ? { networkStalls } : {}),
     replayCommand: options.replayCommand,
     passed,
     virtualDurationMs: scenario.durationMs,

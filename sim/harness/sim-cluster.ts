@@ -8,10 +8,7 @@ import {
   yieldTurns,
 } from '../../src/adapters/clock/virtual-clock.ts';
 import { createNativeSecp256k1 } from '../../src/adapters/crypto/native-secp256k1.ts';
-import {
-  createSimNetworkHub,
-  type SimNetworkHub,
-} from '../../src/adapters/network-sim/sim-network.ts';
+import { createSimNetworkHub } from '../../src/adapters/network-sim/sim-network.ts';
 import { createSeededRng } from '../../src/adapters/rng/seeded-rng.ts';
 import {
   createPglite,
@@ -32,10 +29,28 @@ import { createRegistryNode, type RegistryNode } from '../../src/registry/regist
 import type { OperatorStore } from '../../src/store/operator/operator-store.ts';
 import type { RegistryStore } from '../../src/store/registry/registry-store.ts';
 import type { Scenario } from '../scenario/scenario.ts';
+import { type ClusterNetwork, type NetworkMode, simClusterNetwork } from './cluster-network.ts';
 import { mapChains, type RpcFault, skewedClock, withRpcFaults } from './faults.ts';
 import { createIoGate, gateAll, type IoGate } from './io-gate.ts';
 import { deriveKey } from './keys.ts';
+import { createLibp2pFabric } from './libp2p-fabric.ts';
 import { createTraceLogger, type Trace } from './trace.ts';
+
+/** libp2p: operators connecting to the registry at once, before the run starts. */
+const PRECONNECT_CONCURRENCY = 8;
+
+/** Runs `work` on every item, at most `limit` at a time. */
+async function forEachLimited<T>(
+  items: readonly T[],
+  limit: number,
+  work: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) await work(items[next++] as T);
+  });
+  await Promise.all(lanes);
+}
 
 /** Block timestamps start here; virtual time is kept equal to chain time. */
 const GENESIS_TIMESTAMP_SEC = 1_700_000_000n;
@@ -64,7 +79,8 @@ export interface SimCluster {
   startMs: number;
   rng: Rng;
   gate: IoGate;
-  hub: SimNetworkHub;
+  /** The network every node uses (sim or libp2p) and its fault controls. */
+  net: ClusterNetwork;
   testbed: Testbed;
   /** The gated, fault-injecting chains every node uses. */
   chains: Chains;
@@ -90,25 +106,31 @@ export interface SimCluster {
 
 /**
  * Builds the whole simulated deployment for one run: Anvil chains whose blocks follow virtual
- * time, one PGlite holding every node's schema, the deterministic network, and the real
- * registry and operator nodes wired as in production. Every source of nondeterminism is pinned:
- * keys come from the seed, block timestamps are set explicitly, all I/O passes one FIFO gate,
- * and time moves only when the runner advances the virtual clock.
+ * time, one PGlite holding every node's schema, the network (the deterministic sim network, or
+ * real libp2p nodes on the memory transport), and the real registry and operator nodes wired as
+ * in production. Every source of nondeterminism is pinned: keys come from the seed, block
+ * timestamps are set explicitly, all I/O passes one FIFO gate, and time moves only when the
+ * runner advances the virtual clock. On libp2p, time also waits for messages in flight
+ * (`libp2p-fabric.ts`), but the interleaving of real-time deliveries is libp2p's.
  */
 export async function buildSimCluster(args: {
   scenario: Scenario;
   seed: number;
   trace: Trace;
+  network?: NetworkMode;
 }): Promise<SimCluster> {
   const { scenario, seed, trace } = args;
   const gate = createIoGate();
+  let net: ClusterNetwork | undefined;
+  const quiet = () => gate.inFlight() === 0 && net?.busy() !== true;
   const settle = async () => {
     for (;;) {
       await gate.idle();
+      await net?.idle();
       await yieldTurns(2);
-      if (gate.inFlight() > 0) continue;
+      if (!quiet()) continue;
       await yieldTurns(2);
-      if (gate.inFlight() === 0) return;
+      if (quiet()) return;
     }
   };
   const secp256k1 = createNativeSecp256k1();
@@ -190,20 +212,34 @@ export async function buildSimCluster(args: {
     cleanups.push(async () => {
       await pglite.close();
     });
-    const hub = createSimNetworkHub({
-      clock,
-      rng: createSeededRng(`${seed}:network`),
-      conditions: scenario.network,
-      onTrace: (event) =>
-        trace.record({ ...event, atMs: event.atMs - startMs, kind: `net.${event.kind}` }),
-    });
+    const onTrace = (event: { atMs: number; kind: string }) =>
+      trace.record({ ...event, atMs: event.atMs - startMs, kind: `net.${event.kind}` });
+    const network =
+      args.network === 'libp2p'
+        ? createLibp2pFabric({
+            clock,
+            rng: createSeededRng(`${seed}:network`),
+            seed,
+            conditions: scenario.network,
+            onTrace,
+          })
+        : simClusterNetwork(
+            createSimNetworkHub({
+              clock,
+              rng: createSeededRng(`${seed}:network`),
+              conditions: scenario.network,
+              onTrace,
+            }),
+          );
+    net = network;
+    cleanups.push(() => network.stop());
 
     // Registry.
     const registryStore = gateAll(
       await openPgliteRegistryStore({ pglite, clock }, { schema: 'registry' }),
       gate,
     );
-    const registryNetwork = hub.createPeer('registry');
+    const registryNetwork = await network.createPeer('registry');
     await registryNetwork.start();
     const registry = {
       node: undefined as unknown as RegistryNode,
@@ -247,11 +283,11 @@ export async function buildSimCluster(args: {
     });
 
     // Operators.
-    const bootstrap = registryNetwork.listenAddresses();
+    const bootstrap = network.bootstrapAddresses(registryNetwork);
     const operators: SimOperator[] = [];
     for (const [index, entry] of operatorKeys.entries()) {
-      const network = hub.createPeer(entry.setup.name.replace(/[^A-Za-z0-9]/g, ''));
-      await network.start();
+      const peer = await network.createPeer(entry.setup.name.replace(/[^A-Za-z0-9]/g, ''));
+      await peer.start();
       const store = gateAll(
         await openPgliteOperatorStore({ pglite, clock }, { schema: `operator_${index}` }),
         gate,
@@ -263,7 +299,7 @@ export async function buildSimCluster(args: {
         operatorKey: entry.operatorKey,
         signingKeys: entry.signingKeys,
         keyIndex: 0,
-        network,
+        network: peer,
         store,
         behaviour,
         running: true,
@@ -309,7 +345,15 @@ export async function buildSimCluster(args: {
         },
       );
     }
-    for (const operator of operators) await operator.node.start();
+    // libp2p: every operator is connected to the registry, and the subscriptions its node makes
+    // are known on both sides, before virtual time starts (a hundred handshakes take wall time).
+    await forEachLimited(operators, PRECONNECT_CONCURRENCY, (operator) =>
+      network.preconnect(operator.network, registryNetwork),
+    );
+    await network.duringStartup(async () => {
+      for (const operator of operators) await operator.node.start();
+      if (network.mode === 'libp2p') await clock.settle();
+    });
     cleanups.push(async () => {
       for (const operator of [...operators].reverse()) {
         if (operator.running) await operator.node.stop().catch(() => {});
@@ -325,7 +369,7 @@ export async function buildSimCluster(args: {
       startMs,
       rng,
       gate,
-      hub,
+      net: network,
       testbed,
       chains: faultable,
       epochParams,

@@ -95,6 +95,18 @@ export function shortHash(hash: string, length = 12): string {
   return hash.length === 0 ? '-' : hash.slice(0, length);
 }
 
+/** Which network carried the run, as the summary and the report name it. */
+export function describeNetwork(result: RunResult): string {
+  if (result.network === 'sim') return 'sim';
+  const stalls = result.networkStalls ?? 0;
+  return `libp2p (memory transport${stalls > 0 ? `, ${stalls} stalled deliveries` : ''})`;
+}
+
+/** The trace hash identifies a run only on the sim network; on libp2p interleavings vary. */
+export function traceNote(result: RunResult): string {
+  return result.network === 'sim' ? '' : ' · not reproducible on libp2p';
+}
+
 export type OutcomeCounts = Record<TaskOutcome, number>;
 
 export function outcomeCounts(result: RunResult): OutcomeCounts {

@@ -90,6 +90,13 @@ describe('renderHtmlReport', () => {
     expect(html).toContain(escapeHtml(result.replayCommand));
   });
 
+  it('names the network the run used', () => {
+    expect(html).toContain('<dt>Network</dt><dd>sim</dd>');
+    const libp2p = renderHtmlReport(smallRunResult({ network: 'libp2p', networkStalls: 0 }));
+    expect(libp2p).toContain('libp2p (memory transport)');
+    expect(libp2p).toContain('not reproducible on libp2p');
+  });
+
   it('draws one timeline row per operator and a band per status change', () => {
     expect(count(html, /class="row-label"/g)).toBe(3);
     for (const operator of result.operators) {

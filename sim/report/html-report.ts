@@ -13,6 +13,7 @@ import type {
 } from '../run-result.ts';
 import {
   compressNames,
+  describeNetwork,
   formatCount,
   formatDuration,
   formatMs,
@@ -25,6 +26,7 @@ import {
   statusCounts,
   TASK_OUTCOMES,
   timeDomainEnd,
+  traceNote,
 } from './format.ts';
 
 /** Status band colours, in lifecycle order (the legend's order). */
@@ -116,12 +118,15 @@ function headerHtml(result: RunResult): string {
     : '<span class="verdict fail">FAIL</span>';
   const facts: [string, string][] = [
     ['Seed', String(result.seed)],
-    ['Network', result.network],
+    ['Network', describeNetwork(result)],
     ['Virtual time', formatVirtualTime(result.virtualDurationMs)],
     ['Wall time', formatDuration(result.wallDurationMs)],
     ['Speed', `${formatRatio(result.compressionRatio)} real time`],
     ['Final epoch', String(result.finalEpoch)],
-    ['Trace', `${shortHash(result.traceHash)} · ${formatCount(result.traceEventCount)} events`],
+    [
+      'Trace',
+      `${shortHash(result.traceHash)} · ${formatCount(result.traceEventCount)} events${traceNote(result)}`,
+    ],
     [
       'Checks',
       `${result.assertions.length - failedAssertions}/${result.assertions.length} assertions · ${plural(result.violations.length, 'violation')}`,

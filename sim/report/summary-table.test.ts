@@ -123,6 +123,15 @@ describe('formatSummary', () => {
     expect(clean).not.toContain('Faults');
   });
 
+  it('names the libp2p network, says its trace is not reproducible, and counts stalls', () => {
+    const quiet = formatSummary(smallRunResult({ network: 'libp2p', networkStalls: 0 }));
+    expect(quiet).toContain('network libp2p (memory transport) ·');
+    expect(quiet).toContain('events · not reproducible on libp2p)');
+    const stalled = formatSummary(smallRunResult({ network: 'libp2p', networkStalls: 2 }));
+    expect(stalled).toContain('network libp2p (memory transport, 2 stalled deliveries)');
+    expect(text).not.toContain('not reproducible');
+  });
+
   it('adds ANSI colours only when asked, without changing the layout', () => {
     expect(text).not.toContain('\u001b[');
     const coloured = formatSummary(result, { color: true });

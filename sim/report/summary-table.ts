@@ -5,6 +5,7 @@
 import type { OperatorSummary, RunResult } from '../run-result.ts';
 import {
   compressNames,
+  describeNetwork,
   formatCount,
   formatDuration,
   formatMs,
@@ -16,6 +17,7 @@ import {
   shortHash,
   statusCounts,
   TASK_OUTCOMES,
+  traceNote,
 } from './format.ts';
 
 export { formatVirtualTime, percentile } from './format.ts';
@@ -104,10 +106,10 @@ function headerSection(result: RunResult, paint: Painter): string {
   const verdict = result.passed ? paint('PASS', 'green', 'bold') : paint('FAIL', 'red', 'bold');
   const lines = [
     `${paint('Spotted simulation', 'bold')}  ${oneLine(result.scenario, 80)}  ${verdict}`,
-    `  seed ${result.seed} · network ${result.network} · final epoch ${result.finalEpoch}`,
+    `  seed ${result.seed} · network ${describeNetwork(result)} · final epoch ${result.finalEpoch}`,
     `  virtual ${formatVirtualTime(result.virtualDurationMs)} · wall ${formatDuration(result.wallDurationMs)}` +
       ` · ${formatRatio(result.compressionRatio)} real time`,
-    `  trace ${shortHash(result.traceHash)} (${formatCount(result.traceEventCount)} events)` +
+    `  trace ${shortHash(result.traceHash)} (${formatCount(result.traceEventCount)} events${traceNote(result)})` +
       (result.tracePath === undefined ? '' : ` → ${result.tracePath}`),
   ];
   if (result.reportPath !== undefined) lines.push(`  report → ${result.reportPath}`);

@@ -64,6 +64,12 @@ async function signatureData(
 async function submitAndMine(submission: ConsumerSubmission) {
   const signed = await consumer.prepareSubmission(submission);
   expect(await consumer.sendTransaction(signed.raw)).toBe('sent');
+  // Anvil automines, but the receipt can lag the send on a loaded machine.
+  await bed.testbed.mainAnvil.publicClient.waitForTransactionReceipt({
+    hash: signed.hash,
+    pollingInterval: 20,
+    timeout: 20_000,
+  });
   return signed;
 }
 

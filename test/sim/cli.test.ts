@@ -29,6 +29,40 @@ describe('pnpm sim (CLI)', () => {
     expect(out).toContain(`Replay with:\n  pnpm sim ${fixture('broken-assertion.yaml')} --seed 3`);
   }, 120_000);
 
+  test('behavior: --network libp2p runs the nodes on libp2p, says so, and replays with it', () => {
+    const { code, out } = sim(
+      fixture('broken-assertion.yaml'),
+      '--seed',
+      '3',
+      '--network',
+      'libp2p',
+      '--quiet',
+      '--out',
+      join('.sim', 'cli-test-libp2p'),
+    );
+    expect(code).toBe(1);
+    expect(out).toContain('network libp2p (memory transport)');
+    expect(out).toContain('✓ epoch >= 1');
+    expect(out).toContain('✗ epoch >= 99');
+    expect(out).toContain(
+      `Replay with:\n  pnpm sim ${fixture('broken-assertion.yaml')} --seed 3 --network libp2p`,
+    );
+  }, 120_000);
+
+  test('behavior: --check-determinism is refused on libp2p, with the reason', () => {
+    const { code, out } = sim(
+      fixture('broken-assertion.yaml'),
+      '--network',
+      'libp2p',
+      '--check-determinism',
+    );
+    expect(code).toBe(2);
+    expect(out).toContain('--check-determinism needs --network sim');
+    expect(sim(fixture('broken-assertion.yaml'), '--network', 'tcp').out).toContain(
+      '--network must be sim or libp2p, got tcp',
+    );
+  });
+
   test('behavior: a malformed scenario names the file, line and field', () => {
     const { code, out } = sim(fixture('malformed.yaml'));
     expect(code).toBe(2);
