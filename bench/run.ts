@@ -19,6 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { AggregationConfig, AggregationResult, NetworkMode } from './aggregation-worker.ts';
 import type { CompressionConfig, CompressionResult } from './compression-worker.ts';
+import { FLOOD_CONFIG, type FloodResult } from './flood-worker-config.ts';
 import { runWorker } from './lib/child.ts';
 import { type CpuProfile, summarizeCpuProfile } from './lib/cpu-profile.ts';
 import { gitState, machineInfo } from './lib/machine.ts';
@@ -29,7 +30,7 @@ import type { VerifyConfig, VerifyResult } from './verify-worker.ts';
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(here, '..');
 const USAGE =
-  'usage: pnpm bench [--quick] [--profile] [--networks sim,libp2p] [--operators 4,16,64,128] [--compression-cap SECONDS] [--out DIR]';
+  'usage: pnpm bench [--quick] [--profile] [--flood] [--networks sim,libp2p] [--operators 4,16,64,128] [--compression-cap SECONDS] [--out DIR]';
 
 interface Plan {
   operators: number[];
@@ -98,6 +99,7 @@ const { values } = (() => {
       options: {
         quick: { type: 'boolean', default: false },
         profile: { type: 'boolean', default: false },
+        flood: { type: 'boolean', default: false },
         networks: { type: 'string' },
         operators: { type: 'string' },
         'compression-cap': { type: 'string' },
@@ -234,6 +236,21 @@ try {
 } catch (error) {
   results.compression = { error: errorText(error) };
   console.log(`    failed: ${errorText(error)}`);
+}
+
+if (values.flood) {
+  announce('honest latency, quiet vs a bogus-task flood (flood-worker.ts)');
+  try {
+    const flood = await runWorker<FloodResult>({
+      script: worker('flood-worker.ts'),
+      config: FLOOD_CONFIG,
+      resultPath: join(runDir, 'flood.json'),
+      timeoutMs: plan.workerTimeoutMs,
+    });
+    console.log(`    flood/quiet p50 ratio ${flood.p50Ratio?.toFixed(2)} (target ≤ 2)`);
+  } catch (error) {
+    console.log(`    failed: ${errorText(error)}`);
+  }
 }
 
 if (values.profile) {

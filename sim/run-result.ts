@@ -16,6 +16,8 @@ export interface TaskSummary {
   retries: number;
   /** Operators whose signatures the proof holds (completed only). */
   signers: string[];
+  /** The registry it was requested from (only when the scenario runs several). */
+  via?: string;
 }
 
 export interface OperatorSummary {

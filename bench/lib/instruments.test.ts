@@ -40,6 +40,42 @@ describe('meterGate', () => {
     expect(sites[0]?.site).toMatch(/^bench\/lib\/instruments\.test\.ts:\d+/);
     expect(meter.read().calls).toBe(4);
   });
+
+  test('keeps each call in its lane: metered calls of two lanes still run at once', async () => {
+    const gate = createIoGate();
+    meterGate(gate);
+    let releaseStore!: () => void;
+    const storeDone = new Promise<void>((resolve) => {
+      releaseStore = resolve;
+    });
+    const started: string[] = [];
+    const store = gateAll(
+      {
+        write: async () => {
+          started.push('store');
+          await storeDone;
+        },
+      },
+      gate,
+      { lane: 'pglite' },
+    );
+    const chain = gateAll(
+      {
+        read: async () => {
+          started.push('chain');
+        },
+      },
+      gate,
+      { lane: 'chain:1' },
+    );
+    const writing = store.write();
+    const reading = chain.read();
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    // Without the lane the chain call would wait for the store call to finish.
+    expect(started).toEqual(['store', 'chain']);
+    releaseStore();
+    await Promise.all([writing, reading]);
+  });
 });
 
 describe('callSiteOf', () => {

@@ -9,7 +9,7 @@ import { type Abi, toFunctionSelector } from 'viem';
 import { ecdsaStakeRegistryAbi } from '../../contracts-abi/ECDSAStakeRegistry.ts';
 import { epochManagerAbi } from '../../contracts-abi/EpochManager.ts';
 import { stateManagerAbi } from '../../contracts-abi/StateManager.ts';
-import type { IoGate } from '../../sim/harness/io-gate.ts';
+import type { GateCallOptions, IoGate } from '../../sim/harness/io-gate.ts';
 
 export interface GateCounters {
   /** Outermost gated calls (a gated call made inside another one is not counted again). */
@@ -40,7 +40,7 @@ export function meterGate(
   const sites = new Map<string, CallSite>();
   let attributing = false;
   const run = gate.run.bind(gate);
-  gate.run = <T>(call: () => Promise<T>): Promise<T> => {
+  gate.run = <T>(call: () => Promise<T>, runOptions?: GateCallOptions): Promise<T> => {
     const site =
       options.callSites && attributing && !nested.getStore()
         ? callSiteOf(new Error().stack)
@@ -63,7 +63,7 @@ export function meterGate(
           }
         }
       });
-    });
+    }, runOptions);
   };
   return {
     read: () => ({ ...counters }),

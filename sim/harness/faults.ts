@@ -81,3 +81,35 @@ export function skewedClock(base: Clock, skewMs: () => number): Clock {
     setTimer: (delayMs, callback): TimerHandle => base.setTimer(delayMs, callback),
   };
 }
+
+/** A wrong view of the main chain for one registry: operator weights multiplied, until `untilMs`. */
+export interface ChainViewCorruption {
+  weightFactor: bigint;
+  untilMs: number;
+}
+
+/**
+ * The registry's chains with its main-chain view corrupted while `corruption()` is active: every
+ * `getOperatorWeightAtEpoch` answers the true weight times `weightFactor`, as if this registry
+ * alone were fed a wrong event stream. The other chains and calls pass through untouched.
+ */
+export function withChainViewCorruption(
+  chains: Chains,
+  deps: { clock: Clock; corruption: () => ChainViewCorruption | undefined },
+): Chains {
+  const main = new Proxy(chains.main, {
+    get(target, property, receiver) {
+      const value = Reflect.get(target, property, receiver) as unknown;
+      if (property !== 'getOperatorWeightAtEpoch' || typeof value !== 'function') return value;
+      const read = value as MainChain['getOperatorWeightAtEpoch'];
+      const corrupted: MainChain['getOperatorWeightAtEpoch'] = async (args) => {
+        const weightWei = await read.call(target, args);
+        const corruption = deps.corruption();
+        if (corruption === undefined || deps.clock.now() >= corruption.untilMs) return weightWei;
+        return weightWei * corruption.weightFactor;
+      };
+      return corrupted;
+    },
+  });
+  return { main, stateChainIds: chains.stateChainIds, state: (id) => chains.state(id) };
+}

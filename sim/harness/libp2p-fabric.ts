@@ -11,6 +11,7 @@ import {
 } from '../../src/adapters/network-sim/sim-network.ts';
 import type { Clock, TimerHandle } from '../../src/ports/clock.ts';
 import type {
+  ConnectionGate,
   GossipHandler,
   GossipVerdict,
   InboundRequest,
@@ -93,6 +94,8 @@ interface FabricPeer {
   innerStopped: boolean;
   running: boolean;
   events: PeerEvents;
+  /** The node's connection gate, handed to each libp2p node this peer starts. */
+  gate?: ConnectionGate | undefined;
   /** Topics its node subscribed to through the wrapper. */
   subscriptions: Set<Topic>;
   /** Wrapper-level requests, failed with NETWORK_STOPPED when the peer stops. */
@@ -369,6 +372,7 @@ export function createLibp2pFabric(options: Libp2pFabricOptions): Libp2pFabric {
             peer.innerStopped = false;
           }
           peer.inner.setPeerEvents(peer.events);
+          peer.inner.setConnectionGate(peer.gate);
           await peer.inner.start();
           peer.running = true;
         });
@@ -423,6 +427,11 @@ export function createLibp2pFabric(options: Libp2pFabricOptions): Libp2pFabric {
       setPeerEvents(events) {
         peer.events = events;
         peer.inner?.setPeerEvents(events);
+      },
+
+      setConnectionGate(gate) {
+        peer.gate = gate;
+        peer.inner?.setConnectionGate(gate);
       },
 
       subscribe(topic, handler, subscribeOptions) {

@@ -5,10 +5,13 @@ import {
   createStateManagerWriter,
 } from '../../src/adapters/chain-viem/writes.ts';
 import { createNativeSecp256k1 } from '../../src/adapters/crypto/native-secp256k1.ts';
+import { createSeededRng } from '../../src/adapters/rng/seeded-rng.ts';
 import { ProofRequestError } from '../../src/aggregator/errors.ts';
 import { epochForBlock, startBlockForEpoch } from '../../src/core/epoch-math.ts';
 import { createBehaviour } from '../../src/operator/behaviour.ts';
 import { unsuspendOperator } from '../../src/registry/admin.ts';
+import { epochStateHash } from '../../src/registry/state-hash.ts';
+import type { RegistryStore } from '../../src/store/registry/registry-store.ts';
 import { percentile } from '../report/format.ts';
 import type {
   AssertionResult,
@@ -21,13 +24,18 @@ import type {
   Action,
   Assertion,
   Comparison,
+  RegistryCounterName,
   Scenario,
   TimelineStep,
 } from '../scenario/scenario.ts';
 import type { NetworkMode } from './cluster-network.ts';
+import { createHostilePeer, type HostilePeer } from './hostile-peer.ts';
 import { createInvariantChecker, type TaskRecordForChecks } from './invariants.ts';
-import { buildSimCluster } from './sim-cluster.ts';
+import { buildSimCluster, type SimRegistry } from './sim-cluster.ts';
 import { createTrace, stableJson, type Trace } from './trace.ts';
+
+/** How long the end of a run waits for the registries' replicated counters to agree. */
+const SETTLE_REPLICATION_MAX_MS = 30_000;
 
 export interface RunOptions {
   seed: number;
@@ -53,7 +61,13 @@ export interface RunOutput {
   trace: Trace;
 }
 
-type TrackedTask = Omit<TaskSummary, 'taskId'> & TaskRecordForChecks;
+type TrackedTask = Omit<TaskSummary, 'taskId'> & TaskRecordForChecks & { via: string };
+
+/** Trace messages the registries' replication logs, counted per registry for assertions. */
+const REPLICATION_MESSAGES: Record<string, RegistryCounterName> = {
+  'state divergence detected': 'divergencesDetected',
+  'state repaired': 'divergencesRepaired',
+};
 
 const secp256k1 = createNativeSecp256k1();
 
@@ -93,6 +107,14 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
     trace.record({ atMs: rel(), kind, ...data });
   const checker = createInvariantChecker(cluster);
   trace.onEvent((event) => checker.observe(event));
+  const replicationCounts = new Map<string, number>();
+  trace.onEvent((event) => {
+    if (event.kind !== 'log') return;
+    const counter = REPLICATION_MESSAGES[String(event['message'])];
+    if (counter === undefined) return;
+    const key = `${String(event['node'])}|${counter}`;
+    replicationCounts.set(key, (replicationCounts.get(key) ?? 0) + 1);
+  });
 
   const tasks = new Map<string, TrackedTask>();
   const faults: FaultWindow[] = [];
@@ -101,16 +123,30 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
   const withinSatisfied = new Map<number, number>();
   let currentEpoch = 0;
   let lastProgressWall = 0;
+  /** Created by the first `hostile` action; its own seeded Rng keeps the nodes' draws unchanged. */
+  let hostile: HostilePeer | undefined;
 
-  const listenForEnds = () =>
-    cluster.registry.node.aggregator.onTaskEnded((event) => {
-      const task = tasks.get(event.taskId);
+  /** Tasks are tracked per registry: the same query sent to two registries is two tasks. */
+  const taskKey = (registry: string, taskId: string) => `${registry}|${taskId}`;
+  const listenForEnds = (registry: SimRegistry) =>
+    registry.node.aggregator.onTaskEnded((event) => {
+      const task = tasks.get(taskKey(registry.name, event.taskId));
       if (task && task.endedAtMs === undefined) {
         task.endedAtMs = rel();
         task.outcome = event.status;
       }
     });
-  listenForEnds();
+  for (const registry of cluster.registries) listenForEnds(registry);
+  const registryNamed = (name: string) => {
+    const registry = cluster.registryByName.get(name);
+    if (!registry) throw new Error(`unknown registry ${name}`);
+    return registry;
+  };
+  /** `via` when given, else the first registry that is running (the first one if none is). */
+  const pickRegistry = (via: string | undefined) =>
+    via === undefined
+      ? (cluster.registries.find((registry) => registry.running) ?? cluster.registry)
+      : registryNamed(via);
 
   const operatorAddress = (name: string) => {
     const operator = cluster.operatorByName.get(name);
@@ -133,7 +169,17 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
       cluster.testbed.deployment.stakeRegistry,
     );
 
-  async function requestOnce(action: Extract<Action, { kind: 'request' }>): Promise<void> {
+  /**
+   * A request refused with a Retry-After (NOT_READY while the registry catches up with the
+   * chain's epochs) is asked again after it, like a real client, up to this many times; it is
+   * only an accepted task once `requestProof` resolved, so the invariants see it from then on.
+   */
+  const MAX_REQUEST_ATTEMPTS = 15;
+
+  async function requestOnce(
+    action: Extract<Action, { kind: 'request' }>,
+    attempt = 1,
+  ): Promise<void> {
     const user = userAddress(action.user);
     const chain = cluster.chains.state(action.chainId);
     const query: {
@@ -147,18 +193,27 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
       targetAddress: user.address,
       key: action.key,
     };
+    const registry = pickRegistry(action.via);
     try {
+      if (!registry.running) throw new Error(`registry ${registry.name} is down`);
       if (action.point.kind === 'block') query.blockNumber = action.point.blockNumber;
       else {
         const head = await chain.getBlockNumber();
         if (action.point.kind === 'latestBlock') query.blockNumber = head;
         else query.timestampSec = (await chain.getBlock(head)).timestampSec;
       }
-      const outcome = await cluster.registry.node.aggregator.requestProof(query);
-      record('request.accepted', { taskId: outcome.taskId, created: outcome.created, ...query });
-      if (!tasks.has(outcome.taskId)) {
-        const stored = await cluster.registry.store.tasks.get(outcome.taskId);
-        tasks.set(outcome.taskId, {
+      const outcome = await registry.node.aggregator.requestProof(query);
+      record('request.accepted', {
+        taskId: outcome.taskId,
+        created: outcome.created,
+        ...query,
+        ...(cluster.registries.length > 1 ? { via: registry.name } : {}),
+      });
+      const key = taskKey(registry.name, outcome.taskId);
+      if (!tasks.has(key)) {
+        const stored = await registry.store.tasks.get(outcome.taskId);
+        tasks.set(key, {
+          via: registry.name,
           taskId: outcome.taskId,
           requestedAtMs: rel(),
           outcome: outcome.status === 'pending' ? 'pending' : outcome.status,
@@ -176,8 +231,24 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
         });
       }
     } catch (error) {
+      if (
+        error instanceof ProofRequestError &&
+        error.retryAfterSec !== undefined &&
+        attempt < MAX_REQUEST_ATTEMPTS
+      ) {
+        record('request.deferred', {
+          ...query,
+          ...(cluster.registries.length > 1 ? { via: registry.name } : {}),
+          code: error.code,
+          attempt,
+          retryAfterSec: error.retryAfterSec,
+        });
+        clock.setTimer(error.retryAfterSec * 1000, () => void requestOnce(action, attempt + 1));
+        return;
+      }
       record('request.rejected', {
         ...query,
+        ...(cluster.registries.length > 1 ? { via: registry.name } : {}),
         code: error instanceof ProofRequestError ? error.code : 'ERROR',
         error: String(error),
       });
@@ -245,12 +316,13 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
           else clock.setTimer(i * action.everyMs, () => void requestOnce(action));
         }
         break;
-      case 'crash':
-        if (action.node === 'registry') {
-          if (cluster.registry.running) {
-            cluster.registry.running = false;
-            await cluster.registry.node.stop();
-            await cluster.registry.network.stop();
+      case 'crash': {
+        const registry = cluster.registryByName.get(action.node);
+        if (registry) {
+          if (registry.running) {
+            registry.running = false;
+            await registry.node.stop();
+            await registry.network.stop();
           }
         } else {
           const operator = operatorAddress(action.node);
@@ -267,14 +339,16 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
           detail: `${action.node} down`,
         });
         break;
-      case 'restart':
-        if (action.node === 'registry') {
-          if (!cluster.registry.running) {
-            await cluster.registry.network.start();
-            cluster.registry.node = cluster.rebuildRegistry();
-            listenForEnds();
-            await cluster.registry.node.start();
-            cluster.registry.running = true;
+      }
+      case 'restart': {
+        const registry = cluster.registryByName.get(action.node);
+        if (registry) {
+          if (!registry.running) {
+            await registry.network.start();
+            registry.node = cluster.rebuildRegistry(registry);
+            listenForEnds(registry);
+            await registry.node.start();
+            registry.running = true;
           }
         } else {
           const operator = operatorAddress(action.node);
@@ -287,11 +361,10 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
         }
         closeFault('crash', action.node);
         break;
+      }
       case 'partition': {
         const peerOf = (name: string) =>
-          name === 'registry'
-            ? cluster.registry.network.peerId
-            : operatorAddress(name).network.peerId;
+          cluster.registryByName.get(name)?.network.peerId ?? operatorAddress(name).network.peerId;
         cluster.net.partition(action.groups.map((group) => group.map(peerOf)));
         faults.push({
           kind: 'partition',
@@ -343,6 +416,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
       case 'reorg': {
         const anvil = anvilFor(action.chainId).anvil;
         await cluster.gate.run(() => anvil.reorg(action.depth));
+        cluster.chainReadCache.clear(); // every cached read below the old head may have changed
         faults.push({
           kind: 'reorg',
           targets: [],
@@ -352,8 +426,22 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
         });
         break;
       }
-      case 'clockSkew':
-        if (action.node === 'registry') cluster.registry.skewMs = action.skewMs;
+      case 'corruptChainView':
+        registryNamed(action.registry).chainView.corruption = {
+          weightFactor: action.weightFactor,
+          untilMs: clock.now() + action.durationMs,
+        };
+        faults.push({
+          kind: 'chainView',
+          targets: [action.registry],
+          fromMs: rel(),
+          toMs: rel() + action.durationMs,
+          detail: `${action.registry}: operator weights ×${action.weightFactor}`,
+        });
+        break;
+      case 'clockSkew': {
+        const registry = cluster.registryByName.get(action.node);
+        if (registry) registry.skewMs = action.skewMs;
         else operatorAddress(action.node).skewMs = action.skewMs;
         faults.push({
           kind: 'clockSkew',
@@ -362,15 +450,85 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
           detail: `${action.skewMs} ms`,
         });
         break;
-      case 'unsuspend':
-        await unsuspendOperator(
-          cluster.registry.store,
-          operatorAddress(action.operator).address,
-          currentEpoch,
-        );
+      }
+      case 'hostile': {
+        hostile ??= createHostilePeer({
+          net: cluster.net,
+          rng: createSeededRng(options.seed * 7919 + 17),
+          targets: {
+            registries: () => cluster.registries.filter((r) => r.running).map((r) => r.network),
+            operators: () =>
+              cluster.operators
+                .filter((o) => o.running)
+                .map((o) => ({ network: o.network, address: o.address })),
+            epoch: () => currentEpoch,
+            chainId: scenario.chain.stateChainIds[0] ?? scenario.chain.mainChainId,
+          },
+        });
+        const fromMs = rel();
+        const outcome = await hostile.attack(action.attack, action.count);
+        faults.push({
+          kind: 'hostile',
+          targets: [],
+          fromMs,
+          toMs: rel(),
+          detail: `${action.attack} ×${action.count}: ${outcome.sent} taken, ${outcome.failed} refused`,
+        });
+        record('hostile', { attack: action.attack, ...outcome });
+        break;
+      }
+      case 'unsuspend': {
+        // The admin lifts the suspension on one registry (the first running one); the others
+        // take it from there as a replicated fact.
+        const registry =
+          cluster.registries.find((candidate) => candidate.running) ?? cluster.registries[0];
+        if (registry !== undefined) {
+          await unsuspendOperator(
+            registry.store,
+            operatorAddress(action.operator).address,
+            currentEpoch,
+          ).catch((error: unknown) => {
+            if (cluster.registries.length === 1) throw error;
+            record('action.failed', {
+              line: step.line,
+              registry: registry.name,
+              error: String(error),
+            });
+          });
+        }
         checker.resetMisses(operatorAddress(action.operator).address);
         break;
+      }
     }
+  }
+
+  /**
+   * With several registries, lets virtual time run on (1 s steps, at most
+   * SETTLE_REPLICATION_MAX_MS) until every running registry shows the same operator counters and
+   * statuses: the facts behind them replicate within a few timer ticks.
+   */
+  async function settleReplication(): Promise<void> {
+    if (cluster.registries.length < 2) return;
+    const view = async (store: RegistryStore) =>
+      JSON.stringify(
+        (await cluster.gate.run(() => store.operators.list())).map((op) => [
+          op.address,
+          op.status,
+          op.missing,
+          op.successfulResponseCount,
+        ]),
+      );
+    for (let waitedMs = 0; waitedMs <= SETTLE_REPLICATION_MAX_MS; waitedMs += 1_000) {
+      const running = cluster.registries.filter((registry) => registry.running);
+      const views = new Set<string>();
+      for (const registry of running) views.add(await view(registry.store));
+      if (views.size <= 1) {
+        if (waitedMs > 0) record('replication.settled', { waitedMs });
+        return;
+      }
+      await clock.advanceTo(clock.now() + 1_000);
+    }
+    record('replication.unsettled', { waitedMs: SETTLE_REPLICATION_MAX_MS });
   }
 
   function closeFault(kind: string, target?: string) {
@@ -467,7 +625,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
         };
       }
       case 'operatorStatus': {
-        const record = await cluster.registry.store.operators.get(
+        const record = await pickStore(assertion.via).operators.get(
           operatorAddress(assertion.operator).address,
         );
         return {
@@ -477,7 +635,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
         };
       }
       case 'operatorCounter': {
-        const record = await cluster.registry.store.operators.get(
+        const record = await pickStore(assertion.via).operators.get(
           operatorAddress(assertion.operator).address,
         );
         const value = record?.[assertion.counter] ?? 0;
@@ -505,7 +663,59 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
           passed: compare(currentEpoch, assertion.comparison, assertion.value),
           detail: `epoch ${currentEpoch}`,
         };
+      case 'registryStateHashAgree': {
+        const views: string[] = [];
+        for (const registry of cluster.registries.filter((r) => r.running)) {
+          const latest = await registry.store.epochStates.getLatest();
+          const hash =
+            latest === undefined
+              ? 'none'
+              : epochStateHash(latest, await registry.store.epochOperators.list(latest.epoch));
+          views.push(`${registry.name} epoch ${latest?.epoch ?? '-'} ${hash.slice(0, 10)}`);
+        }
+        const distinct = new Set(views.map((view) => view.slice(view.indexOf(' ') + 1)));
+        return {
+          description: `running registries agree on the latest epoch and its state hash (${where})`,
+          passed: views.length > 0 && distinct.size === 1 && !views[0]?.endsWith('none'),
+          detail: views.join('; '),
+        };
+      }
+      case 'registryCountersAgree': {
+        const running = cluster.registries.filter((r) => r.running);
+        const views = new Map<string, string[]>();
+        for (const registry of running) {
+          const view = (await registry.store.operators.list())
+            .map((op) => {
+              const name = cluster.operators.find((o) => o.address === op.address)?.name;
+              return `${name ?? op.address} ${op.status} m${op.missing} s${op.successfulResponseCount}`;
+            })
+            .join(', ');
+          views.set(view, [...(views.get(view) ?? []), registry.name]);
+        }
+        const [first] = views.keys();
+        return {
+          description: `running registries show the same operator counters (${where})`,
+          passed: running.length > 0 && views.size === 1,
+          detail:
+            views.size === 1
+              ? `${running.map((r) => r.name).join(', ')}: ${first ?? ''}`
+              : [...views.entries()]
+                  .map(([view, names]) => `${names.join('+')}: ${view}`)
+                  .join(' | '),
+        };
+      }
+      case 'registryCounter': {
+        const value = replicationCounts.get(`${assertion.registry}|${assertion.counter}`) ?? 0;
+        return {
+          description: `${assertion.registry} ${assertion.counter} ${assertion.comparison} ${assertion.value} (${where})`,
+          passed: compare(value, assertion.comparison, assertion.value),
+          detail: `${assertion.counter} = ${value}`,
+        };
+      }
     }
+  }
+  function pickStore(via: string | undefined) {
+    return (via === undefined ? cluster.registry : registryNamed(via)).store;
   }
 
   record('run.start', {
@@ -524,17 +734,14 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
 
   // Final state: outcomes from the store, invariants, counters, assertions.
   for (const task of tasks.values()) {
-    const stored = await cluster.gate.run(() =>
-      cluster.registry.store.tasks.get(task.taskId as Hex),
-    );
+    const store = registryNamed(task.via).store;
+    const stored = await cluster.gate.run(() => store.tasks.get(task.taskId as Hex));
     if (stored) {
       task.outcome = stored.status;
       task.retries = stored.retries;
       task.epoch = stored.epoch;
       if (stored.status === 'completed') {
-        const proof = await cluster.gate.run(() =>
-          cluster.registry.store.avsResponses.get(task.taskId as Hex),
-        );
+        const proof = await cluster.gate.run(() => store.avsResponses.get(task.taskId as Hex));
         task.signers = (proof?.signers ?? []).map(
           (s) => cluster.operators.find((o) => o.address === s.operator)?.name ?? s.operator,
         );
@@ -542,6 +749,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
     }
   }
   await checker.check([...tasks.values()]);
+  await settleReplication();
   await checker.checkCounters();
   const assertions: AssertionResult[] = [];
   for (const [index, assertion] of scenario.assertions.entries()) {
@@ -591,7 +799,19 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
       statusHistory: statusHistory.get(operator.name) ?? [],
     });
   }
+  if (hostile !== undefined) {
+    // What the nodes refused, by `reason channel`, summed over every node (hardening checks).
+    const refused: Record<string, number> = {};
+    const nodes = [
+      ...cluster.registries.map((r) => r.node),
+      ...cluster.operators.map((o) => o.node),
+    ];
+    for (const node of nodes)
+      for (const [key, count] of node.guard.counts()) refused[key] = (refused[key] ?? 0) + count;
+    record('rejections', refused);
+  }
   record('run.end', { epoch: currentEpoch, tasks: tasks.size });
+  await hostile?.stop();
   const networkStalls = cluster.net.stallCount();
   await cluster.stop();
 
@@ -610,7 +830,8 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
     finalEpoch: currentEpoch,
     epochStarts,
     tasks: [...tasks.values()].map(
-      ({ taskId, requestedAtMs, endedAtMs, outcome, epoch, retries, signers }) => ({
+      ({ taskId, requestedAtMs, endedAtMs, outcome, epoch, retries, signers, via }) => ({
+        ...(cluster.registries.length > 1 ? { via } : {}),
         taskId,
         requestedAtMs,
         ...(endedAtMs === undefined ? {} : { endedAtMs }),

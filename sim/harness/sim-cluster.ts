@@ -3,6 +3,10 @@ import type { Address, Hex } from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
 import { startTestbed, type Testbed } from '../../src/adapters/anvil/testbed.ts';
 import {
+  createImmutableReadCache,
+  type ImmutableReadCache,
+} from '../../src/adapters/chain-cache/immutable-read-cache.ts';
+import {
   createVirtualClock,
   type VirtualClock,
   yieldTurns,
@@ -28,9 +32,16 @@ import type { Rng } from '../../src/ports/rng.ts';
 import { createRegistryNode, type RegistryNode } from '../../src/registry/registry-node.ts';
 import type { OperatorStore } from '../../src/store/operator/operator-store.ts';
 import type { RegistryStore } from '../../src/store/registry/registry-store.ts';
-import type { Scenario } from '../scenario/scenario.ts';
+import { registryNames, type Scenario } from '../scenario/scenario.ts';
 import { type ClusterNetwork, type NetworkMode, simClusterNetwork } from './cluster-network.ts';
-import { mapChains, type RpcFault, skewedClock, withRpcFaults } from './faults.ts';
+import {
+  type ChainViewCorruption,
+  mapChains,
+  type RpcFault,
+  skewedClock,
+  withChainViewCorruption,
+  withRpcFaults,
+} from './faults.ts';
 import { createIoGate, gateAll, type IoGate } from './io-gate.ts';
 import { deriveKey } from './keys.ts';
 import { createLibp2pFabric } from './libp2p-fabric.ts';
@@ -71,6 +82,18 @@ export interface SimOperator {
   skewMs: number;
 }
 
+/** One registry node of the deployment, by its scenario name. */
+export interface SimRegistry {
+  name: string;
+  node: RegistryNode;
+  network: Network;
+  store: RegistryStore;
+  running: boolean;
+  skewMs: number;
+  /** A wrong view of the main chain fed to this registry only (`corruptChainView`). */
+  chainView: { corruption: ChainViewCorruption | undefined };
+}
+
 export interface SimCluster {
   scenario: Scenario;
   seed: number;
@@ -84,21 +107,20 @@ export interface SimCluster {
   testbed: Testbed;
   /** The gated, fault-injecting chains every node uses. */
   chains: Chains;
+  /** Final chain reads shared by every node (below the fault layer); clear it after a reorg. */
+  chainReadCache: ImmutableReadCache;
   epochParams: EpochParams;
-  registry: {
-    node: RegistryNode;
-    network: Network;
-    store: RegistryStore;
-    running: boolean;
-    skewMs: number;
-  };
+  /** The first registry (the only one unless the scenario lists several). */
+  registry: SimRegistry;
+  registries: SimRegistry[];
+  registryByName: Map<string, SimRegistry>;
   operators: SimOperator[];
   operatorByName: Map<string, SimOperator>;
   users: Map<string, Hex>;
   rpcFaults: Map<number, RpcFault>;
   /** Builds a fresh node object over the same store and network (crash → restart). */
   rebuildOperator(operator: SimOperator): OperatorNode;
-  rebuildRegistry(): RegistryNode;
+  rebuildRegistry(registry?: SimRegistry): RegistryNode;
   /** Mines one block on every chain at the current virtual time. */
   mineBlock(): Promise<void>;
   stop(): Promise<void>;
@@ -109,10 +131,13 @@ export interface SimCluster {
  * time, one PGlite holding every node's schema, the network (the deterministic sim network, or
  * real libp2p nodes on the memory transport), and the real registry and operator nodes wired as
  * in production. Every source of nondeterminism is pinned: keys come from the seed, block
- * timestamps are set explicitly, all I/O passes one FIFO gate, and time moves only when the
+ * timestamps are set explicitly, all I/O passes one ordered gate, and time moves only when the
  * runner advances the virtual clock. On libp2p, time also waits for messages in flight
  * (`libp2p-fabric.ts`), but the interleaving of real-time deliveries is libp2p's.
  */
+/** The I/O-gate lane of the PGlite instance every node's store shares. */
+const PGLITE_LANE = 'pglite';
+
 export async function buildSimCluster(args: {
   scenario: Scenario;
   seed: number;
@@ -200,11 +225,23 @@ export async function buildSimCluster(args: {
     await mineBlock();
 
     const rpcFaults = new Map<number, RpcFault>();
+    // Reads that can no longer change are answered once for all nodes (hits skip the gate).
+    // Each Anvil is one I/O lane and the shared PGlite another: calls on different lanes overlap.
+    const laneOf = (chain: { chainId: number }) => `chain:${chain.chainId}`;
+    const chainReadCache = createImmutableReadCache();
     const faultable = mapChains(testbed.chains, {
       main: (chain) =>
-        withRpcFaults(gateAll(chain, gate), { clock, rng, faultFor: (id) => rpcFaults.get(id) }),
+        withRpcFaults(chainReadCache.main(gateAll(chain, gate, { lane: laneOf(chain) })), {
+          clock,
+          rng,
+          faultFor: (id) => rpcFaults.get(id),
+        }),
       state: (chain) =>
-        withRpcFaults(gateAll(chain, gate), { clock, rng, faultFor: (id) => rpcFaults.get(id) }),
+        withRpcFaults(chainReadCache.state(gateAll(chain, gate, { lane: laneOf(chain) })), {
+          clock,
+          rng,
+          faultFor: (id) => rpcFaults.get(id),
+        }),
     });
     const epochParams = await gate.run(() => testbed.main.getEpochParams());
 
@@ -234,31 +271,47 @@ export async function buildSimCluster(args: {
     net = network;
     cleanups.push(() => network.stop());
 
-    // Registry.
-    const registryStore = gateAll(
-      await openPgliteRegistryStore({ pglite, clock }, { schema: 'registry' }),
-      gate,
-    );
-    const registryNetwork = await network.createPeer('registry');
-    await registryNetwork.start();
-    const registry = {
-      node: undefined as unknown as RegistryNode,
-      network: registryNetwork,
-      store: registryStore,
-      running: true,
-      skewMs: 0,
-    };
-    const registryClock = skewedClock(clock, () => registry.skewMs);
+    // Registries: every network first, so each node knows the others' addresses.
     const relative = { now: () => clock.now() - startMs };
-    const buildRegistry = () =>
+    const registries: SimRegistry[] = [];
+    for (const [index, registryName] of registryNames(scenario).entries()) {
+      const store = gateAll(
+        await openPgliteRegistryStore(
+          { pglite, clock },
+          { schema: index === 0 ? 'registry' : `registry_${index}` },
+        ),
+        gate,
+        { lane: PGLITE_LANE },
+      );
+      const peer = await network.createPeer(registryName);
+      await peer.start();
+      registries.push({
+        name: registryName,
+        node: undefined as unknown as RegistryNode,
+        network: peer,
+        store,
+        running: true,
+        skewMs: 0,
+        chainView: { corruption: undefined },
+      });
+    }
+    const registryPeers = registries.map((registry) => ({
+      name: registry.name,
+      peerId: registry.network.peerId,
+      address: network.bootstrapAddresses(registry.network)[0] ?? '',
+    }));
+    const buildRegistry = (registry: SimRegistry = registries[0] as SimRegistry) =>
       createRegistryNode(
         {
-          clock: registryClock,
-          network: registryNetwork,
-          chains: faultable,
-          store: registryStore,
+          clock: skewedClock(clock, () => registry.skewMs),
+          network: registry.network,
+          chains: withChainViewCorruption(faultable, {
+            clock,
+            corruption: () => registry.chainView.corruption,
+          }),
+          store: registry.store,
           secp256k1,
-          log: createTraceLogger(trace, relative, 'registry'),
+          log: createTraceLogger(trace, relative, registry.name),
         },
         {
           confirmations: BigInt(scenario.chain.confirmations),
@@ -272,18 +325,39 @@ export async function buildSimCluster(args: {
               selection: scenario.aggregator.selection,
             },
           },
+          ...(registries.length > 1
+            ? {
+                replication: {
+                  peers: registryPeers
+                    .filter((peer) => peer.name !== registry.name)
+                    .map(({ peerId, address }) => ({ peerId, address })),
+                  checkIntervalMs: scenario.chain.blockTimeMs,
+                  requestTimeoutMs: scenario.chain.blockTimeMs,
+                },
+              }
+            : {}),
         },
       );
-    registry.node = buildRegistry();
-    await registry.node.start();
+    // libp2p: the registries reach each other before virtual time starts.
+    for (const [index, from] of registries.entries()) {
+      for (const to of registries.slice(index + 1))
+        await network.preconnect(from.network, to.network);
+    }
+    for (const registry of registries) {
+      registry.node = buildRegistry(registry);
+      await registry.node.start();
+    }
     cleanups.push(async () => {
-      if (registry.running) await registry.node.stop();
-      await registryNetwork.stop();
-      await registryStore.close();
+      for (const registry of [...registries].reverse()) {
+        if (registry.running) await registry.node.stop();
+        await registry.network.stop();
+        await registry.store.close();
+      }
     });
+    const registry = registries[0] as SimRegistry;
 
     // Operators.
-    const bootstrap = network.bootstrapAddresses(registryNetwork);
+    const bootstrap = registries.flatMap((entry) => network.bootstrapAddresses(entry.network));
     const operators: SimOperator[] = [];
     for (const [index, entry] of operatorKeys.entries()) {
       const peer = await network.createPeer(entry.setup.name.replace(/[^A-Za-z0-9]/g, ''));
@@ -291,6 +365,7 @@ export async function buildSimCluster(args: {
       const store = gateAll(
         await openPgliteOperatorStore({ pglite, clock }, { schema: `operator_${index}` }),
         gate,
+        { lane: PGLITE_LANE },
       );
       const behaviour = { current: createBehaviour(entry.setup.behaviour) };
       const operator: SimOperator = {
@@ -347,9 +422,11 @@ export async function buildSimCluster(args: {
     }
     // libp2p: every operator is connected to the registry, and the subscriptions its node makes
     // are known on both sides, before virtual time starts (a hundred handshakes take wall time).
-    await forEachLimited(operators, PRECONNECT_CONCURRENCY, (operator) =>
-      network.preconnect(operator.network, registryNetwork),
-    );
+    for (const entry of registries) {
+      await forEachLimited(operators, PRECONNECT_CONCURRENCY, (operator) =>
+        network.preconnect(operator.network, entry.network),
+      );
+    }
     await network.duringStartup(async () => {
       for (const operator of operators) await operator.node.start();
       if (network.mode === 'libp2p') await clock.settle();
@@ -372,8 +449,11 @@ export async function buildSimCluster(args: {
       net: network,
       testbed,
       chains: faultable,
+      chainReadCache,
       epochParams,
       registry,
+      registries,
+      registryByName: new Map(registries.map((entry) => [entry.name, entry])),
       operators,
       operatorByName: new Map(operators.map((o) => [o.name, o])),
       users,

@@ -55,6 +55,7 @@ const FAULT_COLORS: Readonly<Record<string, string>> = {
   rpc: '#0c8599',
   reorg: '#8a5a2b',
   clockSkew: '#e64980',
+  chainView: '#5f3dc4',
 };
 const OTHER_FAULT_COLOR = '#5c940d';
 

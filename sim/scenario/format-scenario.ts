@@ -38,6 +38,7 @@ export function formatScenario(scenario: Scenario): string {
       spareKeys: operator.spareKeys,
     })),
     users: scenario.users,
+    ...(scenario.registries === undefined ? {} : { registries: scenario.registries }),
     timeline: scenario.timeline.map((step) => ({
       at: formatTime(step.at),
       ...formatAction(step.action),
@@ -110,6 +111,7 @@ function formatAction(action: Action): Record<string, unknown> {
               : action.point.kind,
           count: action.count,
           ...(action.everyMs === 0 ? {} : { every: formatDuration(action.everyMs) }),
+          ...(action.via === undefined ? {} : { via: action.via }),
         },
       };
     case 'crash':
@@ -137,8 +139,18 @@ function formatAction(action: Action): Record<string, unknown> {
       };
     case 'reorg':
       return { reorg: { chain: action.chainId, depth: action.depth } };
+    case 'corruptChainView':
+      return {
+        corruptChainView: {
+          registry: action.registry,
+          weightFactor: formatUint(action.weightFactor),
+          duration: formatDuration(action.durationMs),
+        },
+      };
     case 'clockSkew':
       return { clockSkew: { node: action.node, skew: formatDuration(action.skewMs) } };
+    case 'hostile':
+      return { hostile: { attack: action.attack, count: action.count } };
   }
 }
 
@@ -162,10 +174,16 @@ function formatAssertion(assertion: Assertion): Record<string, unknown> {
         ...timing,
       };
     case 'operatorStatus':
-      return { operator: assertion.operator, status: assertion.status, ...timing };
+      return {
+        operator: assertion.operator,
+        status: assertion.status,
+        ...(assertion.via === undefined ? {} : { via: assertion.via }),
+        ...timing,
+      };
     case 'operatorCounter':
       return {
         operator: assertion.operator,
+        ...(assertion.via === undefined ? {} : { via: assertion.via }),
         [assertion.counter]: `${assertion.comparison} ${assertion.value}`,
         ...timing,
       };
@@ -178,5 +196,15 @@ function formatAssertion(assertion: Assertion): Record<string, unknown> {
       };
     case 'epoch':
       return { epoch: `${assertion.comparison} ${assertion.value}`, ...timing };
+    case 'registryStateHashAgree':
+      return { registries: { stateHash: 'agree' }, ...timing };
+    case 'registryCountersAgree':
+      return { registries: { counters: 'agree' }, ...timing };
+    case 'registryCounter':
+      return {
+        registry: assertion.registry,
+        [assertion.counter]: `${assertion.comparison} ${assertion.value}`,
+        ...timing,
+      };
   }
 }

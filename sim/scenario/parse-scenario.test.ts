@@ -692,7 +692,7 @@ describe('parseScenario: errors name file, line, path and problem', () => {
     [
       'unknown key, not close',
       'name: t\nduration: 5m\nfoo: 1\noperators: 4\n',
-      's.yaml:3: foo: unknown key; expected one of name, description, seed, duration, chain, network, aggregator, operators, users, timeline, assertions',
+      's.yaml:3: foo: unknown key; expected one of name, description, seed, duration, chain, network, aggregator, operators, users, registries, timeline, assertions',
     ],
     [
       'unknown nested key',
@@ -1032,7 +1032,7 @@ describe('parseScenario: errors name file, line, path and problem', () => {
     [
       'step without action',
       base('timeline:\n  - at: 10s\n'),
-      's.yaml:6: timeline[0]: a step needs one action: register, deregister, setWeight, rotateKey, setValue, request, crash, restart, partition, heal, setBehaviour, networkConditions, rpcFault, reorg, clockSkew, unsuspend',
+      's.yaml:6: timeline[0]: a step needs one action: register, deregister, setWeight, rotateKey, setValue, request, crash, restart, partition, heal, setBehaviour, networkConditions, rpcFault, reorg, clockSkew, unsuspend, corruptChainView, hostile',
     ],
     [
       'step with two actions',
@@ -1153,7 +1153,7 @@ describe('parseScenario: errors name file, line, path and problem', () => {
     [
       'no subject',
       base('assertions:\n  - within: 1m\n'),
-      's.yaml:6: assertions[0]: an assertion needs one of tasks, operator, latency, epoch',
+      's.yaml:6: assertions[0]: an assertion needs one of tasks, operator, latency, epoch, registries, registry',
     ],
     [
       'counter without operator',
@@ -1522,6 +1522,155 @@ function scenarioFiles(): string[] {
     .filter((file) => file.endsWith('.yaml'))
     .sort();
 }
+
+describe('several registries', () => {
+  const three = (extra: string) => base(`registries: [regA, regB, regC]\nusers: [alice]\n${extra}`);
+
+  it('parses registries, via, corruptChainView and the registry assertions', () => {
+    const scenario = parseScenario(
+      three(
+        [
+          'timeline:',
+          '  - at: 10s',
+          '    request: { key: 1, via: regB }',
+          '  - at: 20s',
+          '    crash: regA',
+          '  - at: 30s',
+          '    partition: [[regA, op00], [regB]]',
+          '  - at: epoch 2',
+          '    corruptChainView: { registry: regC, weightFactor: 3, duration: 1m }',
+          'assertions:',
+          '  - registries: { stateHash: agree }',
+          '  - registries: { counters: agree }',
+          '  - registry: regC',
+          '    divergencesDetected: ">= 1"',
+          '    divergencesRepaired: 2',
+          '  - operator: op01',
+          '    status: active',
+          '    via: regC',
+          '',
+        ].join('\n'),
+      ),
+      's.yaml',
+    );
+    expect(scenario.registries).toEqual(['regA', 'regB', 'regC']);
+    expect(scenario.timeline.map((step) => step.action)).toEqual([
+      expect.objectContaining({ kind: 'request', via: 'regB' }),
+      { kind: 'crash', node: 'regA' },
+      { kind: 'partition', groups: [['regA', 'op00'], ['regB']] },
+      { kind: 'corruptChainView', registry: 'regC', weightFactor: 3n, durationMs: 60_000 },
+    ]);
+    expect(scenario.assertions.map(({ line: _line, ...rest }) => rest)).toEqual([
+      { timing: { kind: 'final' }, kind: 'registryStateHashAgree' },
+      { timing: { kind: 'final' }, kind: 'registryCountersAgree' },
+      {
+        timing: { kind: 'final' },
+        kind: 'registryCounter',
+        registry: 'regC',
+        counter: 'divergencesDetected',
+        comparison: '>=',
+        value: 1,
+      },
+      {
+        timing: { kind: 'final' },
+        kind: 'registryCounter',
+        registry: 'regC',
+        counter: 'divergencesRepaired',
+        comparison: '==',
+        value: 2,
+      },
+      {
+        timing: { kind: 'final' },
+        kind: 'operatorStatus',
+        operator: 'op01',
+        status: 'active',
+        via: 'regC',
+      },
+    ]);
+    expect(parseScenario(formatScenario(scenario), 's.yaml')).toEqual(
+      expect.objectContaining({
+        registries: scenario.registries,
+        timeline: scenario.timeline.map((step) => expect.objectContaining({ action: step.action })),
+      }),
+    );
+  });
+
+  it('leaves registries out when the file does (one registry named "registry")', () => {
+    expect(parseScenario(base(''), 's.yaml').registries).toBeUndefined();
+  });
+
+  it.each([
+    [
+      'unknown via',
+      three('timeline:\n  - at: 10s\n    request: { key: 1, via: regD }\n'),
+      's.yaml:9: timeline[0].request.via: unknown registry "regD" (did you mean "regA"?) (registries: regA, regB, regC)',
+    ],
+    [
+      'the default registry name when registries are listed',
+      three('timeline:\n  - at: 10s\n    crash: registry\n'),
+      's.yaml:9: timeline[0].crash: unknown node "registry" (nodes: regA, regB, regC, op00, op01, op02, op03)',
+    ],
+    [
+      'duplicate registry',
+      base('registries: [regA, regA]\n'),
+      's.yaml:5: registries[1]: duplicate registry "regA"',
+    ],
+    [
+      'empty registries',
+      base('registries: []\n'),
+      's.yaml:5: registries: needs 1 to 8 registries, got 0 (or leave it out for one named "registry")',
+    ],
+    [
+      'operator named like a registry',
+      'name: t\nduration: 5m\nregistries: [op00, regB]\noperators:\n  - count: 4\n',
+      's.yaml:5: operators[0].count: "op00" is a registry node\'s name; pick another',
+    ],
+    [
+      'a registry where an operator is needed',
+      three('timeline:\n  - at: 10s\n    deregister: regB\n'),
+      's.yaml:9: timeline[0].deregister: this action needs an operator; "regB" is a registry node',
+    ],
+    [
+      'weight factor 1',
+      three(
+        'timeline:\n  - at: 10s\n    corruptChainView: { registry: regC, weightFactor: 1, duration: 1m }\n',
+      ),
+      's.yaml:9: timeline[0].corruptChainView.weightFactor: a factor of 1 changes nothing',
+    ],
+    [
+      'unknown stateHash check',
+      three('assertions:\n  - registries: { stateHash: differ }\n'),
+      's.yaml:8: assertions[0].registries.stateHash: unknown check "differ"; expected one of agree',
+    ],
+    [
+      'unknown counters check',
+      three('assertions:\n  - registries: { counters: equal }\n'),
+      's.yaml:8: assertions[0].registries.counters: unknown check "equal"; expected one of agree',
+    ],
+    [
+      'registries assertion without a check',
+      three('assertions:\n  - registries: {}\n'),
+      's.yaml:8: assertions[0].registries: needs stateHash: agree or counters: agree',
+    ],
+    [
+      'registry assertion without a counter',
+      three('assertions:\n  - registry: regA\n'),
+      's.yaml:8: assertions[0]: a registry assertion needs divergencesDetected or divergencesRepaired',
+    ],
+    [
+      'a registry counter on an operator item',
+      three('assertions:\n  - operator: op00\n    divergencesRepaired: 1\n'),
+      's.yaml:9: assertions[0].divergencesRepaired: belongs to a registry assertion (registry: <name>), not an operator assertion',
+    ],
+    [
+      'via on a tasks item',
+      three('assertions:\n  - tasks: { completed: 1 }\n    via: regA\n'),
+      's.yaml:9: assertions[0].via: belongs to an operator assertion, not a tasks assertion',
+    ],
+  ] as const)('%s', (_label, text, message) => {
+    expect(errorOf(text).message).toBe(message);
+  });
+});
 
 describe('scenarios/*.yaml', () => {
   it('ships the expected scenarios', () => {

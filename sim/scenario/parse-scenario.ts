@@ -5,6 +5,7 @@ import {
   MAX_SLOW_DELAY_MS,
   type OperatorBehaviourSpec,
 } from '../../src/operator/behaviour.ts';
+import { HOSTILE_ATTACKS, MAX_HOSTILE_COUNT } from '../harness/hostile-peer.ts';
 import {
   type Action,
   type AggregatorSetup,
@@ -12,9 +13,11 @@ import {
   type AssertionTiming,
   type ChainSetup,
   type Comparison,
+  DEFAULT_REGISTRY_NAME,
   type NetworkConditionsSetup,
   type OperatorSetup,
   type QueryPoint,
+  REGISTRY_COUNTERS,
   type Scenario,
   ScenarioError,
   type StepTime,
@@ -73,7 +76,7 @@ export const SCENARIO_DEFAULTS = {
 } as const;
 
 /** Node name of the registry (in crash/restart/partition/clockSkew). */
-export const REGISTRY_NODE = 'registry';
+export const REGISTRY_NODE = DEFAULT_REGISTRY_NAME;
 
 /** Bounds that keep a scenario a simulation rather than a typo. */
 export const LIMITS = {
@@ -475,6 +478,7 @@ const TOP_KEYS = [
   'aggregator',
   'operators',
   'users',
+  'registries',
   'timeline',
   'assertions',
 ];
@@ -493,9 +497,11 @@ function buildScenario(root: YNode): Scenario {
   const chain = parseChain(top);
   const network = parseNetwork(top);
   const aggregator = parseAggregator(top);
-  const operators = parseOperators(top);
+  const registries = parseRegistries(top);
+  const operators = parseOperators(top, registries);
   const users = parseUsers(top);
   const refs: Refs = {
+    registries,
     operators: new Map(operators.map((operator) => [operator.name, operator])),
     operatorNames: operators.map((operator) => operator.name),
     users,
@@ -515,6 +521,7 @@ function buildScenario(root: YNode): Scenario {
     aggregator,
     operators,
     users,
+    ...(top.get('registries') === undefined ? {} : { registries }),
     timeline,
     assertions,
   };
@@ -699,7 +706,36 @@ interface OperatorItem {
   spareKeys: number;
 }
 
-function parseOperators(top: Fields): OperatorSetup[] {
+/** Most registry nodes a scenario may run. */
+const MAX_REGISTRIES = 8;
+
+function parseRegistries(top: Fields): string[] {
+  const node = top.get('registries');
+  if (node === undefined) return [REGISTRY_NODE];
+  const registries = list(
+    name('registry'),
+    'a list of registry node names, e.g. [regA, regB, regC]',
+  )(node, 'registries');
+  if (registries.length === 0 || registries.length > MAX_REGISTRIES) {
+    fail(
+      'registries',
+      node.line,
+      `needs 1 to ${MAX_REGISTRIES} registries, got ${registries.length} (or leave it out for one named "registry")`,
+    );
+  }
+  registries.forEach((registry, index) => {
+    if (registries.indexOf(registry) !== index) {
+      const line = node.kind === 'seq' ? (node.items[index]?.line ?? node.line) : node.line;
+      fail(item('registries', index), line, `duplicate registry "${registry}"`);
+    }
+  });
+  return registries;
+}
+
+function parseOperators(
+  top: Fields,
+  registries: readonly string[] = [REGISTRY_NODE],
+): OperatorSetup[] {
   const d = SCENARIO_DEFAULTS.operator;
   const node = top.get('operators');
   if (node === undefined) {
@@ -799,8 +835,12 @@ function parseOperators(top: Fields): OperatorSetup[] {
     entry: OperatorItem,
     where: { path: string; line: number },
   ) => {
-    if (operatorName === REGISTRY_NODE) {
-      fail(where.path, where.line, `"${REGISTRY_NODE}" is the registry node's name; pick another`);
+    if (operatorName === REGISTRY_NODE || registries.includes(operatorName)) {
+      fail(
+        where.path,
+        where.line,
+        `"${operatorName}" is ${registryNodeWords(registries, operatorName)}'s name; pick another`,
+      );
     }
     const earlier = declaredBy.get(operatorName);
     if (earlier !== undefined) {
@@ -852,6 +892,7 @@ function parseUsers(top: Fields): string[] {
 // --- timeline ------------------------------------------------------------------------------
 
 interface Refs {
+  registries: readonly string[];
   operators: ReadonlyMap<string, OperatorSetup>;
   operatorNames: readonly string[];
   users: readonly string[];
@@ -878,6 +919,8 @@ const ACTIONS = [
   'reorg',
   'clockSkew',
   'unsuspend',
+  'corruptChainView',
+  'hostile',
 ] as const;
 type ActionKey = (typeof ACTIONS)[number];
 
@@ -885,11 +928,11 @@ function operatorRef(refs: Refs): Parser<string> {
   return (node, path) => {
     const value = text('an operator name')(node, path);
     if (refs.operators.has(value)) return value;
-    if (value === REGISTRY_NODE) {
+    if (value === REGISTRY_NODE || refs.registries.includes(value)) {
       fail(
         path,
         node.line,
-        `this action needs an operator; "${REGISTRY_NODE}" is the registry node`,
+        `this action needs an operator; "${value}" is ${registryNodeWords(refs.registries, value)}`,
       );
     }
     return fail(
@@ -902,13 +945,32 @@ function operatorRef(refs: Refs): Parser<string> {
 
 function nodeRef(refs: Refs): Parser<string> {
   return (node, path) => {
-    const value = text('a node name (an operator or "registry")')(node, path);
-    if (refs.operators.has(value) || value === REGISTRY_NODE) return value;
-    const nodes = [REGISTRY_NODE, ...refs.operatorNames];
+    const value = text('a node name (an operator or a registry)')(node, path);
+    if (refs.operators.has(value) || refs.registries.includes(value)) return value;
+    const nodes = [...refs.registries, ...refs.operatorNames];
     return fail(
       path,
       node.line,
       `unknown node ${JSON.stringify(value)}${didYouMean(value, nodes)} (nodes: ${summarise(nodes)})`,
+    );
+  };
+}
+
+/** "the registry node" in a one-registry scenario, else "a registry node". */
+function registryNodeWords(registries: readonly string[], value: string): string {
+  return registries.length === 1 && registries[0] === value
+    ? 'the registry node'
+    : 'a registry node';
+}
+
+function registryRef(refs: Refs): Parser<string> {
+  return (node, path) => {
+    const value = text('a registry name')(node, path);
+    if (refs.registries.includes(value)) return value;
+    return fail(
+      path,
+      node.line,
+      `unknown registry ${JSON.stringify(value)}${didYouMean(value, refs.registries)} (registries: ${refs.registries.join(', ')})`,
     );
   };
 }
@@ -1085,6 +1147,36 @@ function parseAction(key: ActionKey, node: YNode, path: string, at: StepTime, re
         depth: required(f, 'depth', integer(1, 1000, 'blocks')),
       };
     }
+    case 'corruptChainView': {
+      const f = fieldsOf(
+        node,
+        path,
+        ['registry', 'weightFactor', 'duration'],
+        'a map { registry, weightFactor, duration }',
+      );
+      const weightFactor = required(f, 'weightFactor', uint256, 'e.g. 2');
+      if (weightFactor === 1n) {
+        fail(
+          child(path, 'weightFactor'),
+          f.keyLine('weightFactor'),
+          'a factor of 1 changes nothing',
+        );
+      }
+      return {
+        kind: 'corruptChainView',
+        registry: required(f, 'registry', registryRef(refs)),
+        weightFactor,
+        durationMs: required(f, 'duration', duration({ min: 1 }), 'how long the view is wrong'),
+      };
+    }
+    case 'hostile': {
+      const f = fieldsOf(node, path, ['attack', 'count'], 'a map { attack, count }');
+      return {
+        kind: 'hostile',
+        attack: required(f, 'attack', oneOf(HOSTILE_ATTACKS, 'a hostile attack')),
+        count: optional(f, 'count', integer(1, MAX_HOSTILE_COUNT)) ?? 1,
+      };
+    }
     case 'clockSkew': {
       const f = fieldsOf(node, path, ['node', 'skew'], 'a map { node, skew }');
       return {
@@ -1111,9 +1203,10 @@ function parseRequest(node: YNode, path: string, at: StepTime, refs: Refs): Acti
   const f = fieldsOf(
     node,
     path,
-    ['chain', 'user', 'key', 'point', 'count', 'every'],
-    'a map { chain, user, key, point, count, every }',
+    ['chain', 'user', 'key', 'point', 'count', 'every', 'via'],
+    'a map { chain, user, key, point, count, every, via }',
   );
+  const via = optional(f, 'via', registryRef(refs));
   const chainId = optional(f, 'chain', chainRef(refs)) ?? defaultChain(refs);
   const user = optional(f, 'user', userRef(refs)) ?? firstUser(refs);
   const key = required(f, 'key', uint256);
@@ -1148,6 +1241,7 @@ function parseRequest(node: YNode, path: string, at: StepTime, refs: Refs): Acti
         : { kind: point.kind },
     count,
     everyMs,
+    ...(via === undefined ? {} : { via }),
   };
 }
 
@@ -1225,8 +1319,9 @@ function parseTimeline(top: Fields, refs: Refs): TimelineStep[] {
 
 // --- assertions ----------------------------------------------------------------------------
 
-const SUBJECTS = ['tasks', 'operator', 'latency', 'epoch'] as const;
-const OPERATOR_CHECKS = ['status', 'missing', 'successfulResponseCount'] as const;
+const SUBJECTS = ['tasks', 'operator', 'latency', 'epoch', 'registries', 'registry'] as const;
+const OPERATOR_CHECKS = ['status', 'missing', 'successfulResponseCount', 'via'] as const;
+const REGISTRY_CHECKS = REGISTRY_COUNTERS;
 const OUTCOMES = ['completed', 'failed', 'expired', 'pending', 'all'] as const;
 const PERCENTILES = { p50: 50, p95: 95, p99: 99 } as const;
 
@@ -1240,8 +1335,8 @@ function parseAssertions(top: Fields, refs: Refs): Assertion[] {
     const f = fieldsOf(
       entry,
       path,
-      [...SUBJECTS, ...OPERATOR_CHECKS, 'within'],
-      'an assertion: a map with one of tasks, operator, latency, epoch',
+      [...SUBJECTS, ...OPERATOR_CHECKS, ...REGISTRY_CHECKS, 'within'],
+      'an assertion: a map with one of tasks, operator, latency, epoch, registries, registry',
     );
     const subjects = f.map.entries.flatMap((e) => SUBJECTS.filter((subject) => subject === e.key));
     const [subject, second] = subjects;
@@ -1266,6 +1361,16 @@ function parseAssertions(top: Fields, refs: Refs): Assertion[] {
           child(path, stray),
           f.keyLine(stray),
           `belongs to an operator assertion, not a ${subject} assertion`,
+        );
+      }
+    }
+    if (subject !== 'registry') {
+      const stray = REGISTRY_CHECKS.find((check) => f.get(check) !== undefined);
+      if (stray !== undefined) {
+        fail(
+          child(path, stray),
+          f.keyLine(stray),
+          `belongs to a registry assertion (registry: <name>), not ${/^[aeiou]/.test(subject) ? 'an' : 'a'} ${subject} assertion`,
         );
       }
     }
@@ -1306,14 +1411,15 @@ function parseAssertions(top: Fields, refs: Refs): Assertion[] {
             ? list(operatorRef(refs), 'a list of operator names')(subjectNode, subjectPath)
             : [operatorRef(refs)(subjectNode, subjectPath)];
         if (names.length === 0) fail(subjectPath, subjectNode.line, 'needs at least one operator');
+        const via = optional(f, 'via', registryRef(refs));
         const checks = f.map.entries.filter((e) =>
-          OPERATOR_CHECKS.some((check) => check === e.key),
+          OPERATOR_CHECKS.some((check) => check === e.key && check !== 'via'),
         );
         if (checks.length === 0) {
           fail(
             path,
             f.line,
-            `an operator assertion needs ${OPERATOR_CHECKS.join(', ')} (at least one)`,
+            `an operator assertion needs status, missing, successfulResponseCount (at least one)`,
           );
         }
         for (const operatorName of names) {
@@ -1330,6 +1436,7 @@ function parseAssertions(top: Fields, refs: Refs): Assertion[] {
                 kind: 'operatorStatus',
                 operator: operatorName,
                 status,
+                ...(via === undefined ? {} : { via }),
               });
             } else {
               const counter = checkEntry.key === 'missing' ? 'missing' : 'successfulResponseCount';
@@ -1339,6 +1446,7 @@ function parseAssertions(top: Fields, refs: Refs): Assertion[] {
                 timing,
                 kind: 'operatorCounter',
                 operator: operatorName,
+                ...(via === undefined ? {} : { via }),
                 counter,
                 comparison,
                 value,
@@ -1380,6 +1488,51 @@ function parseAssertions(top: Fields, refs: Refs): Assertion[] {
       case 'epoch': {
         const { comparison, value } = countComparison(subjectNode, subjectPath);
         out.push({ line: f.keyLine('epoch'), timing, kind: 'epoch', comparison, value });
+        break;
+      }
+      case 'registries': {
+        const checks = fieldsOf(
+          subjectNode,
+          subjectPath,
+          ['stateHash', 'counters'],
+          'a map { stateHash: agree, counters: agree }',
+        );
+        const stateHash = optional(checks, 'stateHash', oneOf(['agree'] as const, 'check'));
+        const counters = optional(checks, 'counters', oneOf(['agree'] as const, 'check'));
+        if (stateHash === undefined && counters === undefined) {
+          fail(subjectPath, f.keyLine('registries'), 'needs stateHash: agree or counters: agree');
+        }
+        if (stateHash === 'agree') {
+          out.push({ line: f.keyLine('registries'), timing, kind: 'registryStateHashAgree' });
+        }
+        if (counters === 'agree') {
+          out.push({ line: f.keyLine('registries'), timing, kind: 'registryCountersAgree' });
+        }
+        break;
+      }
+      case 'registry': {
+        const registry = registryRef(refs)(subjectNode, subjectPath);
+        const checks = f.map.entries.filter((e) => REGISTRY_CHECKS.some((c) => c === e.key));
+        if (checks.length === 0) {
+          fail(path, f.line, `a registry assertion needs ${REGISTRY_CHECKS.join(' or ')}`);
+        }
+        for (const checkEntry of checks) {
+          const counter =
+            REGISTRY_CHECKS.find((c) => c === checkEntry.key) ?? 'divergencesDetected';
+          const { comparison, value } = countComparison(
+            checkEntry.value,
+            child(path, checkEntry.key),
+          );
+          out.push({
+            line: checkEntry.keyLine,
+            timing,
+            kind: 'registryCounter',
+            registry,
+            counter,
+            comparison,
+            value,
+          });
+        }
         break;
       }
     }

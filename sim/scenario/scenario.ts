@@ -1,5 +1,6 @@
 import type { OperatorStatus } from '../../src/core/operator-status.ts';
 import type { OperatorBehaviourSpec } from '../../src/operator/behaviour.ts';
+import type { HostileAttack } from '../harness/hostile-peer.ts';
 
 /**
  * A scenario after parsing and validation (`parse-scenario.ts` turns YAML into this). Every
@@ -18,6 +19,12 @@ export interface Scenario {
   operators: OperatorSetup[];
   /** Named user accounts that set values and are proven about. */
   users: string[];
+  /**
+   * Registry node names when the scenario lists them (absent: one registry named "registry";
+   * use `registryNames`). The first is where requests and operator assertions go unless they
+   * name another (`via`).
+   */
+  registries?: string[];
   timeline: TimelineStep[];
   assertions: Assertion[];
 }
@@ -94,8 +101,10 @@ export type Action =
       point: QueryPoint;
       count: number;
       everyMs: number;
+      /** The registry asked; undefined: the first registry that is running. */
+      via?: string;
     }
-  /** Node names: operator names, or "registry". */
+  /** Node names: operator names or registry names. */
   | { kind: 'crash'; node: string }
   | { kind: 'restart'; node: string }
   | { kind: 'partition'; groups: string[][] }
@@ -115,8 +124,16 @@ export type Action =
       durationMs: number;
     }
   | { kind: 'reorg'; chainId: number; depth: number }
+  /**
+   * From now on (until `durationMs` passes) the registry's view of the main chain reports every
+   * operator's weight at an epoch multiplied by `weightFactor`: a wrong event stream fed to one
+   * registry only.
+   */
+  | { kind: 'corruptChainView'; registry: string; weightFactor: bigint; durationMs: number }
   | { kind: 'clockSkew'; node: string; skewMs: number }
-  | { kind: 'unsuspend'; operator: string };
+  | { kind: 'unsuspend'; operator: string }
+  /** A peer that never joined sends `count` hostile messages of one kind (`hostile-peer.ts`). */
+  | { kind: 'hostile'; attack: HostileAttack; count: number };
 
 export type Comparison = '>=' | '<=' | '==' | '>' | '<';
 
@@ -135,10 +152,12 @@ export type Assertion = { line: number; timing: AssertionTiming } & (
       comparison: Comparison;
       value: number;
     }
-  | { kind: 'operatorStatus'; operator: string; status: OperatorStatus }
+  | { kind: 'operatorStatus'; operator: string; status: OperatorStatus; via?: string }
   | {
       kind: 'operatorCounter';
       operator: string;
+      /** Whose store is read; undefined: the first registry. */
+      via?: string;
       counter: 'missing' | 'successfulResponseCount';
       comparison: Comparison;
       value: number;
@@ -146,7 +165,32 @@ export type Assertion = { line: number; timing: AssertionTiming } & (
   /** Request → final latency percentile of completed tasks. */
   | { kind: 'latency'; percentile: 50 | 95 | 99; comparison: Comparison; valueMs: number }
   | { kind: 'epoch'; comparison: Comparison; value: number }
+  /** Every running registry holds the same latest epoch with the same state hash. */
+  | { kind: 'registryStateHashAgree' }
+  /** Every running registry shows the same status, `missing` and successes for each operator. */
+  | { kind: 'registryCountersAgree' }
+  /** A registry's replication counters (state-hash divergences detected / repaired). */
+  | {
+      kind: 'registryCounter';
+      registry: string;
+      counter: RegistryCounterName;
+      comparison: Comparison;
+      value: number;
+    }
 );
+
+/** The node name of the registry in a scenario that does not list registries. */
+export const DEFAULT_REGISTRY_NAME = 'registry';
+
+/** The scenario's registry node names, in order (at least one). */
+export function registryNames(scenario: Pick<Scenario, 'registries'>): string[] {
+  return scenario.registries === undefined || scenario.registries.length === 0
+    ? [DEFAULT_REGISTRY_NAME]
+    : [...scenario.registries];
+}
+
+export const REGISTRY_COUNTERS = ['divergencesDetected', 'divergencesRepaired'] as const;
+export type RegistryCounterName = (typeof REGISTRY_COUNTERS)[number];
 
 /** A scenario file that does not validate: every message names file, line and field path. */
 export class ScenarioError extends Error {

@@ -17,13 +17,16 @@ import {
   type TaskRoundConfig,
 } from '../core/task-round.ts';
 import type { TaskStatus } from '../core/task-status.ts';
+import { reachesThreshold, sumWeightsWei } from '../core/weight.ts';
 import type { Secp256k1 } from '../crypto/secp256k1.ts';
 import type { Chains, HistoryEntry } from '../ports/chain.ts';
 import type { Clock, TimerHandle } from '../ports/clock.ts';
 import type { Logger } from '../ports/logger.ts';
 import { type Network, type PeerId, PROTOCOLS, TOPICS } from '../ports/network.ts';
+import type { RejectionReason, RejectionReporter } from '../ports/rejections.ts';
 import { type ProofQuery, taskIdFieldsFor } from '../protocol/task-fields.ts';
 import { StoreConflictError } from '../store/errors.ts';
+import type { OperatorResponseInput } from '../store/registry/operator-task-responses.ts';
 import type { JobLease, LeasedJob, QueueStats } from '../store/registry/queue-jobs.ts';
 import type { RegistryRepositories, RegistryStore } from '../store/registry/registry-store.ts';
 import type { RegistryTaskRecord } from '../store/registry/tasks.ts';
@@ -63,13 +66,45 @@ export interface AggregatorDeps {
   store: RegistryStore;
   secp256k1: Secp256k1;
   log: Logger;
-  /** The operator a responding peer joined as (the registry's peer directory). */
-  peers: { operatorOf(peer: PeerId): Address | undefined };
+  /**
+   * Which peer speaks for which operator, as bound by joins (the registry's peer directory): a
+   * response counts only from the operator's peer, and a round waits for those peers to be
+   * reachable after a restart.
+   */
+  peers: {
+    operatorOf(peer: PeerId): Address | undefined;
+    peerOf(operator: Address): PeerId | undefined;
+  };
   /** POSTs results to callback URLs; without it a request naming a callbackUrl is refused. */
   webhooks?: WebhookSender | undefined;
   /** Consumer contracts proofs can be submitted to, by destination chain. */
   consumers?: ConsumerChains | undefined;
+  /** Told of refused responses (named reasons) for metrics and bans. */
+  reportRejection?: RejectionReporter | undefined;
+  /**
+   * The epoch advancer (`registry/epoch-advancer.ts`): while it catches up with the chain's
+   * epochs, new requests are refused (see `requestProof`). Without it, never refused for that.
+   */
+  epochs?:
+    | {
+        catchingUp(): EpochCatchUp | undefined;
+        /**
+         * The latest epoch this node advanced: a first round waiting for its operators opens at
+         * once when it is past the task's epoch (see `openWhenReachable`).
+         */
+        currentEpoch?(): number | undefined;
+      }
+    | undefined;
 }
+
+/** How far behind the chain's epochs this node is (`EpochAdvancer.catchingUp`). */
+export interface EpochCatchUp {
+  readonly advancedEpoch: number | undefined;
+  readonly chainEpoch: number | undefined;
+}
+
+/** `Retry-After` of a request refused while the epochs catch up: one advance takes about this. */
+export const CATCHING_UP_RETRY_AFTER_SEC = 2;
 
 export interface AggregatorQueueOptions {
   /**
@@ -87,9 +122,28 @@ export interface AggregatorQueueOptions {
   deliveries: DeliveryOptions;
 }
 
+/** How long a first round waits for its operators to reconnect after this node (re)starts. */
+export interface ReconnectOptions {
+  /**
+   * From start: within it a first round waits until the reachable operators it asks can reach
+   * the threshold, or all are reachable (bounded by the task's deadline and epoch). Operators rejoin with a backoff of at most 30 s (join client), so the
+   * default covers their slowest retry.
+   */
+  windowMs: number;
+  /** How often a waiting task looks at the connections again. */
+  checkIntervalMs: number;
+}
+
+export const DEFAULT_RECONNECT_OPTIONS: ReconnectOptions = {
+  windowMs: 40_000,
+  checkIntervalMs: 100,
+};
+
 export interface AggregatorOptions {
   /** Deadlines, retries, expiry and selection; defaults: 3 s, 3 retries, 15 s, all active. */
   round?: Partial<TaskRoundConfig>;
+  /** Waiting for operators to reconnect after a (re)start; defaults: 40 s window, 100 ms checks. */
+  reconnect?: Partial<ReconnectOptions>;
   /** Tasks collected at once; further requests are refused as OVERLOADED. */
   maxLiveTasks?: number;
   queue?: Partial<Omit<AggregatorQueueOptions, 'deliveries'>> & {
@@ -155,6 +209,17 @@ interface LiveTask {
    * crash) starts above the rounds sent before, which operators would drop as already seen.
    */
   roundOffset: number;
+  /**
+   * Set until the first round opens: it waits for the operators to reconnect after a (re)start
+   * (`openWhenReachable`); `progress` is provisional meanwhile (nothing was sent).
+   */
+  opening: { storedReplies: OperatorReply[]; waitedSinceMs: number } | undefined;
+  /**
+   * Answers received but not stored yet: written together (`operatorResponses.recordMany`)
+   * right before the completion, when a retry round opens, and when the collection ends — one
+   * store call per round instead of one per answer (see `saveAnswers`).
+   */
+  unsaved: OperatorResponseInput[];
 }
 
 const DEFAULT_MAX_LIVE_TASKS = 1_000;
@@ -236,6 +301,7 @@ export function createAggregator(
   const log = deps.log.child('aggregator');
   const config: TaskRoundConfig = { ...DEFAULT_TASK_ROUND_CONFIG, ...options.round };
   const maxLiveTasks = options.maxLiveTasks ?? DEFAULT_MAX_LIVE_TASKS;
+  const reconnect: ReconnectOptions = { ...DEFAULT_RECONNECT_OPTIONS, ...options.reconnect };
   const queueOptions = resolveQueueOptions(options.queue, network.peerId);
   const { workerId, collectLeaseMs } = queueOptions;
   const live = new Map<Hex, LiveTask>();
@@ -244,6 +310,8 @@ export function createAggregator(
     log.error('task step failed', { taskId, error: String(error) }),
   );
   let running = false;
+  /** When `start()` ran: operators' connections are rebuilt from then on. */
+  let startedAtMs = 0;
   let renewal: { stop: AbortController; loop: Promise<void> } | undefined;
 
   const worker = createJobWorker(
@@ -329,6 +397,7 @@ export function createAggregator(
   ): Promise<ProofRequestOutcome> {
     if (!running) throw new ProofRequestError('NOT_READY', 'the aggregator is not running');
     checkDeliveries(delivery);
+    refuseWhileCatchingUp();
     const epochState = await store.epochStates.getLatest();
     if (!epochState) {
       throw new ProofRequestError(
@@ -392,6 +461,27 @@ export function createAggregator(
       status: live.get(taskId)?.progress.status ?? (await statusOf(taskId)),
       created: true,
     };
+  }
+
+  /**
+   * A task is stamped with the latest advanced epoch. While this node catches up with the chain
+   * (after a restart, epochs are advanced one at a time), that epoch is one its operators are
+   * about to leave or have skipped: they would refuse the task (`staleEpoch`) and it would fail.
+   * So new requests wait until the epochs caught up: NOT_READY (503) with a Retry-After.
+   */
+  function refuseWhileCatchingUp(): void {
+    const behind = deps.epochs?.catchingUp();
+    if (!behind) return;
+    const at = behind.advancedEpoch === undefined ? 'no epoch' : `epoch ${behind.advancedEpoch}`;
+    const chain =
+      behind.chainEpoch === undefined
+        ? 'has not read the chain head yet'
+        : `the chain is at epoch ${behind.chainEpoch}`;
+    throw new ProofRequestError(
+      'NOT_READY',
+      `this registry is catching up with the chain’s epochs (${at} advanced; ${chain}); retry in ${CATCHING_UP_RETRY_AFTER_SEC} s`,
+      { retryAfterSec: CATCHING_UP_RETRY_AFTER_SEC },
+    );
   }
 
   async function statusOf(taskId: Hex): Promise<TaskStatus> {
@@ -529,27 +619,76 @@ export function createAggregator(
   async function failAbandoned(job: LeasedJob, reason: string): Promise<void> {
     const taskId = (job.payload as { taskId?: Hex }).taskId;
     if (typeof taskId !== 'string') return;
-    await serial.call(taskId, async () => {
-      const task = live.get(taskId);
-      if (task) {
-        task.timer?.cancel();
-        live.delete(taskId);
-      }
-      const record = await store.tasks.get(taskId).catch(() => undefined);
-      if (record?.status !== 'pending') return;
-      const changed = await store.transaction(async (tx) => {
-        const ended = await endIfPending(tx, record.taskId, 'failed');
-        await tx.queue.wake({ groupKey: record.taskId, queues: DELIVERY_QUEUES });
-        return ended;
-      });
-      if (!changed) return;
-      log.warn('task failed: its collection was given up', { taskId, reason });
-      await publishResult(record, { status: 'failed', failureReason: reason });
-      emit({ taskId, status: 'failed' });
-    });
+    await serial.call(taskId, () => failGivenUp(taskId, reason));
   }
 
-  /** Opens a task's first round (new, or taken up again) with the epoch's active set. */
+  /** Ends a task whose collection job was dead-lettered; runs in the task's serial queue. */
+  async function failGivenUp(taskId: Hex, reason: string): Promise<void> {
+    const task = live.get(taskId);
+    if (task) {
+      task.timer?.cancel();
+      live.delete(taskId);
+    }
+    const record = await store.tasks.get(taskId).catch(() => undefined);
+    if (record?.status !== 'pending') return;
+    const changed = await store.transaction(async (tx) => {
+      const ended = await endIfPending(tx, record.taskId, 'failed');
+      await tx.queue.wake({ groupKey: record.taskId, queues: DELIVERY_QUEUES });
+      return ended;
+    });
+    if (!changed) return;
+    log.warn('task failed: its collection was given up', { taskId, reason });
+    await publishResult(record, { status: 'failed', failureReason: reason });
+    emit({ taskId, status: 'failed' });
+  }
+
+  /**
+   * Runs one step of a live task (in its serial queue). A step that throws (a store error in the
+   * completion's transaction, say) leaves the in-memory state ahead of the store — a task
+   * `completed` here but pending there, with no timer left — so it would sit in `live`, its lease
+   * renewed forever. Instead the collection is given back to the queue (`retry`, with its
+   * backoff) and taken up again from the store: stored answers count, the operators re-send the
+   * others in a new round.
+   */
+  async function step(task: LiveTask, work: () => Promise<void>): Promise<void> {
+    try {
+      await work();
+    } catch (error) {
+      await giveBackCollection(task, error);
+    }
+  }
+
+  async function giveBackCollection(task: LiveTask, error: unknown): Promise<void> {
+    const { taskId } = task.record;
+    task.timer?.cancel();
+    task.timer = undefined;
+    // Stopping: `stop()` releases the leases of the tasks still live.
+    if (!running) throw error;
+    if (live.get(taskId) === task) live.delete(taskId);
+    log.warn('task step failed; its collection is given back to be taken up again', {
+      taskId,
+      error: String(error),
+    });
+    await saveAnswers(task).catch(() => {});
+    try {
+      const { deadLettered, job } = await store.queue.retry(task.lease, {
+        error: String(error).slice(0, 1_000),
+      });
+      if (deadLettered) await failGivenUp(taskId, job.deadLetterReason ?? String(error));
+    } catch (retryError) {
+      if (retryError instanceof StoreConflictError) return; // the lease moved on
+      log.error('could not give the collection back; its lease will run out', {
+        taskId,
+        error: String(retryError),
+      });
+    }
+    worker.notify();
+  }
+
+  /**
+   * Prepares a task's collection (new, or taken up again) with the epoch's active set, then opens
+   * its first round once the operators it asks can hear it (`openWhenReachable`).
+   */
   async function begin(
     record: RegistryTaskRecord,
     query: ProofQuery,
@@ -567,35 +706,26 @@ export function createAggregator(
     const epochOperators = snapshot
       .filter((o) => activeKeys.has(addressKey(o.operator)))
       .map((o) => ({ operator: o.operator, weightWei: o.weightWei, signingKey: o.signingKey }));
-    const now = clock.now();
-    const step = startTask({
-      epochOperators,
-      thresholdWeightWei,
-      nowMs: now,
-      config: { ...config, expiryMs: Math.max(1, record.expiresAtMs - now) },
-    });
+    // Answers stored before a crash still count: fed to the reducer when the round opens.
+    const storedReplies = answered.map(
+      (answer): OperatorReply =>
+        answer.outcome === 'signed'
+          ? { kind: 'signed', operator: answer.operatorAddress, signature: answer.signature }
+          : { kind: 'refused', operator: answer.operatorAddress, reason: answer.refusalReason },
+    );
     const task: LiveTask = {
       record,
       query,
       history,
       epochOperators,
-      progress: step.task,
+      progress: firstRound(record, epochOperators, thresholdWeightWei, storedReplies).task,
       timer: undefined,
       lease,
       roundOffset: (lease.attempt - 1) * (1 + config.maxRetries),
+      opening: { storedReplies, waitedSinceMs: clock.now() },
+      unsaved: [],
     };
     live.set(record.taskId, task);
-    // Answers stored before a crash still count: fed to the reducer as if they arrived now.
-    const events = [...step.events];
-    for (const answer of answered) {
-      const reply: OperatorReply =
-        answer.outcome === 'signed'
-          ? { kind: 'signed', operator: answer.operatorAddress, signature: answer.signature }
-          : { kind: 'refused', operator: answer.operatorAddress, reason: answer.refusalReason };
-      const next = recordReply(task.progress, reply, now);
-      task.progress = next.task;
-      events.push(...next.events);
-    }
     log.info(lease.attempt > 1 ? 'task taken up again' : 'task accepted', {
       taskId: record.taskId,
       epoch: record.epoch,
@@ -603,7 +733,162 @@ export function createAggregator(
       attempt: lease.attempt,
       storedAnswers: answered.length,
     });
-    await apply(task, events);
+    await step(task, () => openWhenReachable(task));
+  }
+
+  /** The reducer's start at `now`, with the stored answers fed to it. Pure. */
+  function firstRound(
+    record: RegistryTaskRecord,
+    epochOperators: readonly EpochOperator[],
+    thresholdWeightWei: bigint,
+    storedReplies: readonly OperatorReply[],
+  ): { task: TaskProgress; events: TaskEvent[] } {
+    const now = clock.now();
+    const step = startTask({
+      epochOperators,
+      thresholdWeightWei,
+      nowMs: now,
+      config: { ...config, expiryMs: Math.max(1, record.expiresAtMs - now) },
+    });
+    let progress = step.task;
+    const events = [...step.events];
+    for (const reply of storedReplies) {
+      const next = recordReply(progress, reply, now);
+      progress = next.task;
+      events.push(...next.events);
+    }
+    return { task: progress, events };
+  }
+
+  /**
+   * Asked operators whose peer is bound (they joined, before or since a restart) but cannot hear
+   * the task topic from this node now: not connected, or their subscription not seen yet.
+   */
+  function unreachableOf(asked: readonly Address[]): Address[] {
+    const listening = new Set(network.topicPeers(TOPICS.task));
+    return asked.filter((operator) => {
+      const peer = peers.peerOf(operator);
+      return peer !== undefined && !listening.has(peer);
+    });
+  }
+
+  /**
+   * Opens the task's first round, unless this node started less than `reconnect.windowMs` ago
+   * and the round could not succeed yet: after a (re)start the operators' connections are gone
+   * until they join again, and a round sent before that reaches nobody, counts everyone missing
+   * and excludes them from the retries (the task would fail). Within the window the round waits,
+   * re-checking every `reconnect.checkIntervalMs`, until the reachable operators it asks (plus
+   * the signatures already held) reach the threshold, or everyone asked is reachable, or the
+   * window ends, or only one response deadline is left before expiry, or this node advanced past
+   * the task's epoch (operators soon refuse it as stale); then it opens, asking
+   * everyone (an operator still away is missing, as it would be later). Waiting for *every*
+   * operator would let one dead operator delay every task of the window. Outside the window a
+   * round opens at once when anyone it asks is reachable, as an operator offline then is really
+   * offline. At no time does a first round open with none of the (bound) operators it asks
+   * reachable: that is this node cut off, not all of them failing; the task waits and, if nobody
+   * comes back, expires at its deadline without anyone counted missing for a round nobody could
+   * hear.
+   */
+  async function openWhenReachable(task: LiveTask): Promise<void> {
+    const opening = task.opening;
+    if (!opening) return;
+    const { record } = task;
+    const now = clock.now();
+    const provisional = firstRound(
+      record,
+      task.epochOperators,
+      task.progress.thresholdWeightWei,
+      opening.storedReplies,
+    );
+    const round = provisional.task.rounds.at(0);
+    const waitingFor =
+      provisional.task.status === 'pending' && round !== undefined
+        ? unreachableOf(
+            round.asked.filter(
+              (operator) => !round.replies.some((reply) => sameAddress(reply.operator, operator)),
+            ),
+          )
+        : [];
+    // Operators answer a task of the previous epoch only for a grace period after adopting the
+    // next one, then refuse it as stale: once this node advanced past the task's epoch, waiting
+    // longer would turn every answer into a refusal (short epochs, as on a devnet).
+    const epochMovedOn = (deps.epochs?.currentEpoch?.() ?? record.epoch) > record.epoch;
+    const openByMs = epochMovedOn
+      ? now
+      : Math.min(startedAtMs + reconnect.windowMs, record.expiresAtMs - config.responseDeadlineMs);
+    const noneReachable = round !== undefined && waitingFor.length === round.asked.length;
+    const wait =
+      waitingFor.length > 0 &&
+      ((now < openByMs && !canSucceed(provisional.task, waitingFor)) ||
+        (noneReachable && now < record.expiresAtMs));
+    if (wait) {
+      if (task.timer === undefined) {
+        log.info('task waits for its operators to reconnect', {
+          taskId: record.taskId,
+          unreachable: waitingFor.length,
+          asked: round?.asked.length ?? 0,
+        });
+      }
+      task.progress = provisional.task;
+      armOpeningCheck(task);
+      return;
+    }
+    task.timer?.cancel();
+    task.timer = undefined;
+    task.opening = undefined;
+    if (now >= record.expiresAtMs) {
+      // Nobody it would ask could hear it before its deadline: it expires without a round.
+      task.progress = { ...provisional.task, status: 'expired', rounds: [] };
+      live.delete(record.taskId);
+      await end(task, 'expired', 'no operator reachable before the deadline');
+      await saveAnswers(task);
+      await finishCollection(task);
+      return;
+    }
+    if (now > opening.waitedSinceMs) {
+      log.info('task round opens after waiting for operators', {
+        taskId: record.taskId,
+        waitedMs: now - opening.waitedSinceMs,
+        unreachable: waitingFor.length,
+      });
+    }
+    task.progress = provisional.task;
+    await apply(task, provisional.events);
+  }
+
+  /**
+   * Whether the first round can reach the threshold without the `unreachable` operators: the
+   * signatures held plus the weight of every other asked operator that has not answered yet.
+   */
+  function canSucceed(progress: TaskProgress, unreachable: readonly Address[]): boolean {
+    const round = progress.rounds.at(0);
+    if (round === undefined) return false;
+    const hopeful = round.asked.filter(
+      (operator) =>
+        !unreachable.some((away) => sameAddress(away, operator)) &&
+        !round.replies.some((reply) => sameAddress(reply.operator, operator)),
+    );
+    const weightOf = (operator: Address) =>
+      progress.epochOperators.find((o) => sameAddress(o.operator, operator))?.weightWei ?? 0n;
+    return reachesThreshold({
+      signedWeightWei: progress.signedWeightWei + sumWeightsWei(hopeful.map(weightOf)),
+      thresholdWeightWei: progress.thresholdWeightWei,
+      signerCount: progress.signatures.length + hopeful.length,
+    });
+  }
+
+  function armOpeningCheck(task: LiveTask): void {
+    task.timer?.cancel();
+    task.timer = undefined;
+    if (!running) return;
+    const { taskId } = task.record;
+    task.timer = clock.setTimer(reconnect.checkIntervalMs, () => {
+      void serial.run(taskId, async () => {
+        const current = live.get(taskId);
+        if (!current || !running || current !== task) return;
+        await step(current, () => openWhenReachable(current));
+      });
+    });
   }
 
   /** Performs the I/O a reducer step asks for, then arms the next wake-up. */
@@ -612,12 +897,16 @@ export function createAggregator(
     for (const event of events) {
       switch (event.kind) {
         case 'roundStarted':
-          if (event.round > 0) await store.tasks.recordRetry(taskId);
+          if (event.round > 0) {
+            await saveAnswers(task);
+            await store.tasks.recordRetry(taskId);
+          }
           await publishTask(task, event.round, event.asked, event.deadlineAtMs);
           break;
         case 'operatorMissed': {
           const { suspendedNow } = await store.operators.recordMiss(event.operator, {
             suspendAtMisses: MISSES_BEFORE_SUSPENSION,
+            taskId,
           });
           log.info('operator missed', { taskId, operator: event.operator, reason: event.reason });
           if (suspendedNow) log.warn('operator suspended', { operator: event.operator });
@@ -648,6 +937,7 @@ export function createAggregator(
     const wakeAt = nextWakeUpAtMs(task.progress);
     if (wakeAt === null) {
       live.delete(taskId);
+      await saveAnswers(task);
       await finishCollection(task);
       return;
     }
@@ -656,11 +946,32 @@ export function createAggregator(
       void serial.run(taskId, async () => {
         const current = live.get(taskId);
         if (!current || !running) return;
-        const step = advanceTaskTime(current.progress, clock.now());
-        current.progress = step.task;
-        await apply(current, step.events);
+        await step(current, async () => {
+          const next = advanceTaskTime(current.progress, clock.now());
+          current.progress = next.task;
+          await apply(current, next.events);
+        });
       });
     });
+  }
+
+  /**
+   * Stores the task's buffered answers in one call. Why buffering is safe: only a proof needs its
+   * signers' answers stored (the store refuses a completion without them), and those are written
+   * right before the completion's transaction (`complete`). Answers lost in a crash before they were
+   * saved cost a round, not a task: the collection taken up again asks the operators in a new
+   * round and they re-send their one stored decision. A failed write keeps them for the next.
+   */
+  async function saveAnswers(task: LiveTask) {
+    if (task.unsaved.length === 0) return;
+    const batch = task.unsaved;
+    task.unsaved = [];
+    try {
+      await store.operatorResponses.recordMany(batch);
+    } catch (error) {
+      task.unsaved = [...batch, ...task.unsaved];
+      throw error;
+    }
   }
 
   async function finishCollection(task: LiveTask): Promise<void> {
@@ -712,6 +1023,10 @@ export function createAggregator(
       epochOperators: task.epochOperators,
       thresholdWeightWei: task.progress.thresholdWeightWei,
     });
+    // The signers' answers are stored (one call) before the proof that needs them; not inside
+    // the completion's transaction: there, concurrent completions sharing operators deadlock on
+    // Postgres (the answers' foreign-key locks against the counters' updates).
+    await saveAnswers(task);
     // Proof, status, counters and the deliveries' wake-up commit together (idempotent finalize).
     const result = await store.transaction(async (tx) => {
       const completion = await tx.completeTask({
@@ -778,12 +1093,17 @@ export function createAggregator(
     for (const listener of listeners) listener(event);
   }
 
+  function reject(reason: RejectionReason, peer: PeerId): void {
+    deps.reportRejection?.({ reason, channel: PROTOCOLS.response, peer });
+  }
+
   /** `/spotted/response/1`: one operator's signature or refusal. */
   async function handleResponse(from: PeerId, data: Uint8Array): Promise<Uint8Array> {
     let message: TaskResponseMessage;
     try {
       message = decodeTaskResponse(data);
     } catch (error) {
+      reject('malformed', from);
       return encodeTaskResponseAck({
         accepted: false,
         detail: `malformed response: ${String(error)}`.slice(0, 500),
@@ -795,15 +1115,19 @@ export function createAggregator(
         from,
         operator: message.operator,
       });
+      reject('not_operator', from);
       return encodeTaskResponseAck({
         accepted: false,
         detail: 'this peer did not join as that operator',
       });
     }
     const task = live.get(message.taskId);
-    if (!task)
+    if (!task) {
+      reject('unknown_task', from);
       return encodeTaskResponseAck({ accepted: false, detail: 'unknown or finished task' });
+    }
     if (message.epoch !== task.record.epoch) {
+      reject('unknown_task', from);
       return encodeTaskResponseAck({
         accepted: false,
         detail: `task is of epoch ${task.record.epoch}`,
@@ -812,19 +1136,27 @@ export function createAggregator(
     await serial.run(message.taskId, async () => {
       const current = live.get(message.taskId);
       if (!current) return;
-      const reply = await recordResponse(current, message);
-      const step = recordReply(current.progress, reply, clock.now());
-      current.progress = step.task;
-      await apply(current, step.events);
+      const reply = recordResponse(current, message);
+      await step(current, async () => {
+        if (current.opening) {
+          // Its round has not opened yet (an answer to a round sent before a restart): kept for it.
+          if (reply.kind !== 'invalidSignature') current.opening.storedReplies.push(reply);
+          await openWhenReachable(current);
+          return;
+        }
+        const next = recordReply(current.progress, reply, clock.now());
+        current.progress = next.task;
+        await apply(current, next.events);
+      });
     });
     return encodeTaskResponseAck({ accepted: true, detail: '' });
   }
 
-  /** Verifies and stores a response; an invalid signature is not stored and counts as a miss. */
-  async function recordResponse(
-    task: LiveTask,
-    message: TaskResponseMessage,
-  ): Promise<OperatorReply> {
+  /**
+   * Verifies a response and buffers it for storing (`saveAnswers`); an invalid signature is not
+   * stored and counts as a miss.
+   */
+  function recordResponse(task: LiveTask, message: TaskResponseMessage): OperatorReply {
     const base = {
       taskId: message.taskId,
       operatorAddress: message.operator,
@@ -832,11 +1164,7 @@ export function createAggregator(
       submittedAtMs: clock.now(),
     };
     if (message.kind === 'refused') {
-      await store.operatorResponses.record({
-        ...base,
-        outcome: 'refused',
-        refusalReason: message.reason,
-      });
+      task.unsaved.push({ ...base, outcome: 'refused', refusalReason: message.reason });
       log.info('operator refused', {
         taskId: message.taskId,
         operator: message.operator,
@@ -854,6 +1182,9 @@ export function createAggregator(
       signature: message.signature,
     });
     if (!check.valid) {
+      // A key rotated out for this epoch lands here too: only the epoch's signing key counts.
+      const peer = peers.peerOf(message.operator);
+      if (peer !== undefined) reject('invalid_signature', peer);
       log.warn('invalid signature discarded', {
         taskId: message.taskId,
         operator: message.operator,
@@ -861,11 +1192,7 @@ export function createAggregator(
       });
       return { kind: 'invalidSignature', operator: message.operator };
     }
-    await store.operatorResponses.record({
-      ...base,
-      outcome: 'signed',
-      signature: check.signature,
-    });
+    task.unsaved.push({ ...base, outcome: 'signed', signature: check.signature });
     return { kind: 'signed', operator: message.operator, signature: check.signature };
   }
 
@@ -941,6 +1268,7 @@ export function createAggregator(
     workerId,
     async start() {
       running = true;
+      startedAtMs = clock.now();
       await network.handle(
         PROTOCOLS.response,
         (request) => handleResponse(request.from, request.data),
@@ -965,7 +1293,16 @@ export function createAggregator(
       await network.unhandle(PROTOCOLS.response).catch(() => {});
       for (const task of live.values()) task.timer?.cancel();
       await serial.drain();
-      for (const task of live.values()) task.timer?.cancel();
+      for (const task of live.values()) {
+        task.timer?.cancel();
+        // A graceful stop keeps the answers a restart would otherwise ask for again.
+        await saveAnswers(task).catch((error: unknown) =>
+          log.warn('answers not saved at stop', {
+            taskId: task.record.taskId,
+            error: String(error),
+          }),
+        );
+      }
       const held = live.size;
       live.clear();
       // Give the collections back so a restart or another aggregator continues at once.

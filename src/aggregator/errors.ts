@@ -27,16 +27,19 @@ export class ProofRequestError extends Error {
   readonly code: ProofRequestErrorCode;
   /** The request field at fault, when one is. */
   readonly field: string | undefined;
+  /** For a refusal that passes by itself: when to ask again (the API's `Retry-After`). */
+  readonly retryAfterSec: number | undefined;
 
   constructor(
     code: ProofRequestErrorCode,
     message: string,
-    options?: { field?: string; cause?: unknown },
+    options?: { field?: string; cause?: unknown; retryAfterSec?: number },
   ) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'ProofRequestError';
     this.code = code;
     this.field = options?.field;
+    this.retryAfterSec = options?.retryAfterSec;
   }
 }
 

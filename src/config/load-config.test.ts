@@ -1,4 +1,5 @@
 import { describe, expect, test } from 'vitest';
+import { DEFAULT_RECONNECT_OPTIONS } from '../aggregator/aggregator.ts';
 import { ConfigError } from './errors.ts';
 import { loadConfig } from './load-config.ts';
 import { redactConfig } from './redact.ts';
@@ -64,6 +65,8 @@ describe('loadConfig', () => {
       startBlock: 1n,
       confirmations: 12,
       chainPollIntervalMs: 2000,
+      peers: [],
+      stateCheckIntervalMs: 2000,
     });
     expect(config.chains.main.stakeRegistry).toBe('0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512');
     expect(config.database.pgliteDir).toBe('/etc/spotted/data/registry');
@@ -160,6 +163,30 @@ describe('loadConfig', () => {
     );
   });
 
+  test('behavior: registry.peers lists the other registries (default none), from the file or the environment', () => {
+    expect(loadConfig('registry', source(REGISTRY_YAML)).registry.peers).toEqual([]);
+    const peer = (n: number) =>
+      `/ip4/10.0.0.${n}/tcp/9000/p2p/16Uiu2HAmQ8tUQo3tX8Xh2t4hV5oP9hNwLGoYbYoZ5c9sTn2ZcJ9F`;
+    const config = loadConfig(
+      'registry',
+      source(REGISTRY_YAML, { SPOTTED_REGISTRY__REGISTRY__PEERS: `${peer(2)},${peer(3)}` }),
+    );
+    expect(config.registry.peers).toEqual([peer(2), peer(3)]);
+    expect(config.registry.stateCheckIntervalMs).toBe(2_000);
+    const message = problemsOf(() =>
+      loadConfig(
+        'registry',
+        source(
+          REGISTRY_YAML.replace(
+            'startBlock: 1',
+            'startBlock: 1\n  peers: [/ip4/10.0.0.2/tcp/9000]',
+          ),
+        ),
+      ),
+    );
+    expect(message).toMatch(/registry\.peers\.0: expected a multiaddr ending in \/p2p\/<peer id>/);
+  });
+
   test('behavior: an operator bootstrap address must name the registry peer', () => {
     const message = problemsOf(() =>
       loadConfig('operator', source(OPERATOR_YAML.replace(/\/p2p\/\w+/, ''), {})),
@@ -185,6 +212,27 @@ describe('loadConfig', () => {
       },
     ]);
     expect(loadConfig('registry', source(REGISTRY_YAML)).consumers).toEqual([]);
+  });
+
+  test('behavior: the reconnect window is read from the file and the environment, 40 s by default', () => {
+    expect(loadConfig('registry', source(REGISTRY_YAML)).aggregator.reconnectWindowMs).toBe(
+      DEFAULT_RECONNECT_OPTIONS.windowMs,
+    );
+    const fromFile = loadConfig(
+      'registry',
+      source(`${REGISTRY_YAML}aggregator:\n  reconnectWindowMs: 5000\n`),
+    );
+    expect(fromFile.aggregator.reconnectWindowMs).toBe(5_000);
+    const fromEnv = loadConfig(
+      'registry',
+      source(REGISTRY_YAML, { SPOTTED_REGISTRY__AGGREGATOR__RECONNECT_WINDOW_MS: '0' }),
+    );
+    expect(fromEnv.aggregator.reconnectWindowMs).toBe(0);
+    expect(
+      problemsOf(() =>
+        loadConfig('registry', source(`${REGISTRY_YAML}aggregator:\n  reconnectWindowMs: -1\n`)),
+      ),
+    ).toMatch(/aggregator\.reconnectWindowMs/);
   });
 
   test('behavior: a consumer on an unconfigured chain needs an rpcUrl; one per chain', () => {

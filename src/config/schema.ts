@@ -195,6 +195,67 @@ const shutdownSchema = z
   })
   .prefault({});
 
+/** A positive rate (per second), fractions allowed; a decimal string is accepted too. */
+const ratePerSec = z.preprocess(
+  (value) =>
+    typeof value === 'string' && /^\s*\d+(\.\d+)?\s*$/.test(value) ? Number(value) : value,
+  z
+    .number({ error: (issue) => `expected a number, got ${describe(issue.input)}` })
+    .positive({ error: 'must be greater than 0' })
+    .max(1_000_000, { error: 'must be at most 1000000' }),
+);
+
+/** A token bucket: a sustained rate and the burst allowed on top of it. */
+const tokenBucket = z.strictObject({
+  ratePerSec,
+  burst: integer(1, 1_000_000),
+});
+
+/**
+ * The peer guard (src/core/peer-guard.ts: admission, per-peer rate limits, strikes and bans).
+ * Every key is optional: an absent one keeps the node's default, written next to the policy
+ * (REGISTRY_GUARD_OPTIONS, OPERATOR_GUARD_OPTIONS) where it is argued.
+ */
+const guardFields = {
+  /** How long a peer that is not admitted may stay idle between uses of the open channels. */
+  strangerGraceMs: durationMs().optional(),
+  /** New strangers admitted per second over all of them (a sybil flood's brake). */
+  strangerAdmissions: tokenBucket.optional(),
+  /** Hostile rejections a peer may collect at once before it is banned. */
+  strikesBeforeBan: integer(1, 1_000_000).optional(),
+  /** How fast strikes are forgiven. */
+  strikeRefillPerSec: ratePerSec.optional(),
+  banMs: integer(1, 30 * 86_400_000).optional(),
+};
+
+/** Per-peer limits by channel (the ones the node serves); a channel not given keeps its default. */
+const registryGuardSchema = z
+  .strictObject({
+    ...guardFields,
+    rateLimits: z
+      .strictObject({
+        join: tokenBucket.optional(),
+        sync: tokenBucket.optional(),
+        health: tokenBucket.optional(),
+        response: tokenBucket.optional(),
+      })
+      .prefault({}),
+  })
+  .prefault({});
+
+const operatorGuardSchema = z
+  .strictObject({
+    ...guardFields,
+    rateLimits: z
+      .strictObject({
+        health: tokenBucket.optional(),
+        task: tokenBucket.optional(),
+        epoch: tokenBucket.optional(),
+      })
+      .prefault({}),
+  })
+  .prefault({});
+
 const nodeSchema = (defaultName: string) =>
   z.strictObject({ name: nonEmptyText.default(defaultName) }).prefault({});
 
@@ -208,6 +269,16 @@ export const registryConfigSchema = z
       /** Blocks below the head before a registry event counts (reorg safety). */
       confirmations: integer(0, 1_000).default(12),
       chainPollIntervalMs: durationMs(600_000).default(2_000),
+      /**
+       * The other registry nodes of the deployment (multiaddrs ending in /p2p/<peer id>): every
+       * epoch this node compares its state hash with theirs and repairs from a majority
+       * (src/registry/README.md "Replication"). Empty: a single registry.
+       */
+      peers: list(peerMultiaddr)
+        .refine((value) => value.length <= 15, { error: 'at most 15 other registries' })
+        .default([]),
+      /** How often an epoch not yet confirmed by a majority of the registries is compared again. */
+      stateCheckIntervalMs: durationMs(600_000).default(2_000),
     }),
     aggregator: z
       .strictObject({
@@ -222,6 +293,12 @@ export const registryConfigSchema = z
         maxRetries: integer(0, 100).default(3),
         expiryMs: durationMs().default(15_000),
         maxLiveTasks: integer(1, 1_000_000).default(1_000),
+        /**
+         * After a (re)start, a task's first round waits up to this long for the operators it asks
+         * to reconnect (they rejoin with a backoff of at most 30 s): sent before, it reaches
+         * nobody and the task fails. 0 opens rounds at once with whoever is reachable.
+         */
+        reconnectWindowMs: durationMs(600_000).default(40_000),
       })
       .prefault({}),
     /**
@@ -241,6 +318,8 @@ export const registryConfigSchema = z
     metrics: listener(9090),
     log: logSchema,
     shutdown: shutdownSchema,
+    /** Admission, rate limits and bans for peers (every key optional). */
+    guard: registryGuardSchema,
   })
   .superRefine(checkConsumerEndpoints);
 
@@ -292,6 +371,8 @@ export const operatorConfigSchema = z.strictObject({
   metrics: listener(9090),
   log: logSchema,
   shutdown: shutdownSchema,
+  /** Admission, rate limits and bans for peers (every key optional). */
+  guard: operatorGuardSchema,
 });
 
 export type RegistryConfig = z.output<typeof registryConfigSchema>;
@@ -302,6 +383,7 @@ export type ChainsSection = RegistryConfig['chains'];
 export type NetworkSection = RegistryConfig['network'];
 export type DatabaseSection = RegistryConfig['database'];
 export type ListenerSection = RegistryConfig['nodeApi'];
+export type GuardSection = RegistryConfig['guard'] | OperatorConfig['guard'];
 
 export const CONFIG_SCHEMAS = {
   registry: registryConfigSchema,

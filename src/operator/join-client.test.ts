@@ -16,7 +16,7 @@ import { createNativeSecp256k1 } from '../adapters/crypto/native-secp256k1.ts';
 import { createMemoryLogger } from '../adapters/logger/memory-logger.ts';
 import { createSeededRng } from '../adapters/rng/seeded-rng.ts';
 import { privateKeyNumber } from '../core/test-fixtures.ts';
-import { PROTOCOLS } from '../ports/network.ts';
+import { PROTOCOLS, TOPICS } from '../ports/network.ts';
 import { NetworkError } from '../ports/network-errors.ts';
 import { joinDigest } from '../protocol/join-digest.ts';
 import type { OperatorStore } from '../store/operator/operator-store.ts';
@@ -27,6 +27,7 @@ import {
   type JoinResponseMessage,
   type PeerInfoMessage,
 } from '../wire/join.ts';
+import { encodeRegistryAnnouncement } from '../wire/registry.ts';
 import {
   createJoinClient,
   DEFAULT_JOIN_CLIENT_OPTIONS,
@@ -319,6 +320,28 @@ describe('join client', () => {
     });
     expect(await store.peerCache.get('OperatorPeer3')).toMatchObject({ status: 'disconnected' });
     expect(await store.peerCache.get('OperatorPeer4')).toBeUndefined();
+  });
+
+  test('behavior: a registry announcement from a registry being retried ends the backoff at once', async () => {
+    const unreachable = new NetworkError('PEER_UNREACHABLE', 'registry down');
+    registryAnswers(unreachable, unreachable, unreachable, unreachable, accepted());
+    const joining = startClient([signingKey], {
+      retry: { initialDelayMs: 30_000, maxDelayMs: 30_000, ...NO_JITTER },
+    });
+    for (let i = 0; i < 3; i++) await clock.advance(await nextSleepMs());
+    expect(await nextSleepMs()).toBe(30_000);
+    const announcement = encodeRegistryAnnouncement({
+      peerId: REGISTRY.peerId,
+      addresses: [],
+      epoch: 3,
+      stateHash: `0x${'ab'.repeat(32)}`,
+    });
+    // From anyone else it is ignored and wakes nothing.
+    expect(await network.deliver(TOPICS.registry, 'SomeonePeer', announcement)).toBe('ignore');
+    expect(joinRequests()).toHaveLength(4);
+    expect(await network.deliver(TOPICS.registry, REGISTRY.peerId, announcement)).toBe('accept');
+    await waitFor(() => joining.summary().phase === 'joined', 'joined without waiting 30 s');
+    expect(joinRequests()).toHaveLength(5);
   });
 
   test('behavior: stop() ends a waiting loop and leaves no sleep behind', async () => {

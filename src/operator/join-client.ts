@@ -5,7 +5,14 @@ import type { Secp256k1 } from '../crypto/secp256k1.ts';
 import type { MainChain } from '../ports/chain.ts';
 import type { Clock } from '../ports/clock.ts';
 import type { Logger } from '../ports/logger.ts';
-import { type Network, type PeerId, PROTOCOLS } from '../ports/network.ts';
+import {
+  type GossipMessage,
+  type GossipVerdict,
+  type Network,
+  type PeerId,
+  PROTOCOLS,
+  TOPICS,
+} from '../ports/network.ts';
 import type { Rng } from '../ports/rng.ts';
 import { joinDigest } from '../protocol/join-digest.ts';
 import type { OperatorStore } from '../store/operator/operator-store.ts';
@@ -18,6 +25,7 @@ import {
   MAX_JOIN_RESPONSE_BYTES,
   type PeerInfoMessage,
 } from '../wire/join.ts';
+import { MAX_REGISTRY_ANNOUNCEMENT_BYTES } from '../wire/registry.ts';
 import { type BackoffPolicy, backoffDelayMs, checkBackoffPolicy } from './backoff.ts';
 import { OperatorConfigError } from './errors.ts';
 import type { KeyRing } from './key-ring.ts';
@@ -125,6 +133,8 @@ export interface JoinClient {
   stop(): Promise<void>;
   summary(): JoinSummary;
   registryStates(): ReadonlyMap<PeerId, RegistryJoinState>;
+  /** Whether a registry named `peer` as a joined operator's peer (discovery, bounded). */
+  isDiscoveryPeer(peer: PeerId): boolean;
   /** Called after every change of a registry's state; returns an unsubscribe function. */
   onChange(listener: (registry: PeerId, state: RegistryJoinState) => void): () => void;
 }
@@ -156,6 +166,9 @@ export function createJoinClient(deps: JoinClientDeps, options: JoinClientOption
   let started = false;
   /** Join loops waiting for their registry's connection to drop. */
   const disconnectWaiters = new Map<PeerId, () => void>();
+  /** Per registry: ends its join loop's backoff wait early (it is reachable again). */
+  const wakers = new Map<PeerId, () => void>();
+  const registryIds = new Set(options.registries.map((registry) => registry.peerId));
   const work = createBackgroundWork((name, error) =>
     log.error('join loop failed', { registry: name, error: describeError(error) }),
   );
@@ -340,9 +353,36 @@ export function createJoinClient(deps: JoinClientDeps, options: JoinClientOption
         });
       }
       setState(registry.peerId, { phase: 'joining', attempts, lastProblem: problem });
-      if (!(await sleepUnlessAborted(clock, delayMs, signal))) return false;
+      if (!(await backOff(registry.peerId, delayMs, signal))) return false;
     }
     return false;
+  }
+
+  /**
+   * Waits `delayMs` before the next join attempt, or less: a sign that the registry is back (it
+   * connected to us, or announced itself on `/spotted/registry/1`) ends the wait at once, so a
+   * registry that restarts is joined again within a round trip instead of after a backoff that
+   * grew while it was down. False when the client stops.
+   */
+  async function backOff(registry: PeerId, delayMs: number, signal: AbortSignal): Promise<boolean> {
+    const nap = new AbortController();
+    const onAbort = () => nap.abort(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    wakers.set(registry, () => nap.abort(new Error('registry reachable again')));
+    try {
+      await sleepUnlessAborted(clock, delayMs, nap.signal);
+    } finally {
+      wakers.delete(registry);
+      signal.removeEventListener('abort', onAbort);
+    }
+    return !signal.aborted;
+  }
+
+  /** A configured registry published an announcement: it is up; wake its join loop if waiting. */
+  function onRegistryAnnouncement(message: GossipMessage): GossipVerdict {
+    if (!registryIds.has(message.from)) return 'ignore';
+    wakers.get(message.from)?.();
+    return 'accept';
   }
 
   async function onAccepted(
@@ -467,6 +507,10 @@ export function createJoinClient(deps: JoinClientDeps, options: JoinClientOption
       controller = own;
       network.setPeerEvents({
         onPeerDisconnected: (peer) => disconnectWaiters.get(peer)?.(),
+        onPeerConnected: (peer) => wakers.get(peer)?.(),
+      });
+      network.subscribe(TOPICS.registry, onRegistryAnnouncement, {
+        maxMessageBytes: MAX_REGISTRY_ANNOUNCEMENT_BYTES,
       });
       for (const registry of options.registries) {
         work.run(registry.peerId, async () => {
@@ -481,6 +525,7 @@ export function createJoinClient(deps: JoinClientDeps, options: JoinClientOption
 
     async stop() {
       controller?.abort(new Error('join client stopped'));
+      if (started) network.unsubscribe(TOPICS.registry);
       await work.settle();
       controller = undefined;
       started = false;
@@ -510,6 +555,7 @@ export function createJoinClient(deps: JoinClientDeps, options: JoinClientOption
     },
 
     registryStates: () => states,
+    isDiscoveryPeer: (peer) => discovered.has(peer),
 
     onChange(listener) {
       listeners.add(listener);

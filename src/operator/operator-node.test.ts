@@ -130,7 +130,9 @@ describe('operator node', () => {
     };
     const operatorNode = build();
     await operatorNode.start();
-    expect(network.subscribed().sort()).toEqual([TOPICS.epoch, TOPICS.task].sort());
+    expect(network.subscribed().sort()).toEqual(
+      [TOPICS.epoch, TOPICS.registry, TOPICS.task].sort(),
+    );
     expect(network.handled()).toEqual([PROTOCOLS.health]);
     await waitFor(() => operatorNode.status().health.status === 'ok', 'healthy');
     expect(await health()).toEqual({

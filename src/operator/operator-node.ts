@@ -1,11 +1,18 @@
 import type { Address, Hex } from 'viem';
 import { toChecksumAddress } from '../core/address.ts';
 import { InvalidAddressError } from '../core/errors.ts';
+import {
+  createPeerGuard,
+  OPERATOR_GUARD_OPTIONS,
+  type PeerGuard,
+  type PeerGuardOptions,
+} from '../core/peer-guard.ts';
 import type { Secp256k1 } from '../crypto/secp256k1.ts';
 import type { Chains } from '../ports/chain.ts';
 import type { Clock } from '../ports/clock.ts';
 import type { Logger } from '../ports/logger.ts';
 import type { Network, PeerId } from '../ports/network.ts';
+import type { RejectionReporter } from '../ports/rejections.ts';
 import type { Rng } from '../ports/rng.ts';
 import type { OperatorStore } from '../store/operator/operator-store.ts';
 import { createBehaviour, HONEST_BEHAVIOUR_SPEC, type OperatorBehaviour } from './behaviour.ts';
@@ -52,6 +59,8 @@ export interface OperatorNodeDeps {
   log: Logger;
   /** How decisions are turned into messages; honest unless the simulator says otherwise. */
   behaviour?: OperatorBehaviour;
+  /** Told of every refused message or connection (metrics: `recordRejection`). */
+  reportRejection?: RejectionReporter;
 }
 
 export interface OperatorNodeOptions {
@@ -64,6 +73,8 @@ export interface OperatorNodeOptions {
   join?: Partial<Omit<JoinClientOptions, 'operator' | 'registries'>>;
   epoch?: Partial<Omit<EpochFollowerOptions, 'operator' | 'registryPeerIds'>>;
   tasks?: Partial<Omit<TaskHandlerOptions, 'operator' | 'registryPeerIds'>>;
+  /** Rate limits, bans and the stranger allowance (OPERATOR_GUARD_OPTIONS by default). */
+  guard?: Partial<PeerGuardOptions>;
 }
 
 export interface OperatorNodeStatus {
@@ -77,6 +88,8 @@ export interface OperatorNode {
   readonly peerId: PeerId;
   readonly keyRing: KeyRing;
   readonly behaviour: OperatorBehaviour;
+  /** The connection gate and rejection counts (installed on the network by `start()`). */
+  readonly guard: PeerGuard;
   start(): Promise<void>;
   stop(): Promise<void>;
   status(): OperatorNodeStatus;
@@ -92,6 +105,22 @@ export function createOperatorNode(
   const registries = parseRegistryBootstrap(options.registryBootstrapAddresses);
   const registryPeerIds = registries.map((registry) => registry.peerId);
   const log = deps.log.child('operator', { operator });
+  const registrySet = new Set(registryPeerIds);
+  const guard = createPeerGuard(
+    {
+      now: () => deps.clock.now(),
+      // Registries, and operators a registry named at our join; later joiners are strangers
+      // until then (see OPERATOR_GUARD_OPTIONS). `join` is built below, before any gate check.
+      isAdmitted: (peer) => registrySet.has(peer) || join.isDiscoveryPeer(peer),
+      isProtected: (peer) => registrySet.has(peer),
+      hangUp: (peer) => {
+        log.warn('peer banned', { peer });
+        void deps.network.hangUp(peer).catch(() => {});
+      },
+      report: deps.reportRejection,
+    },
+    { ...OPERATOR_GUARD_OPTIONS, ...options.guard },
+  );
   const behaviour = deps.behaviour ?? createBehaviour(HONEST_BEHAVIOUR_SPEC);
   const keyRing = createKeyRing(
     { secp256k1: deps.secp256k1 },
@@ -121,6 +150,7 @@ export function createOperatorNode(
       epochs: follower,
       behaviour,
       log,
+      reportRejection: guard.report,
     },
     { ...DEFAULT_TASK_HANDLER_OPTIONS, ...options.tasks, operator, registryPeerIds },
   );
@@ -159,6 +189,7 @@ export function createOperatorNode(
     peerId: deps.network.peerId,
     keyRing,
     behaviour,
+    guard,
 
     async start() {
       if (running) return;
@@ -177,6 +208,7 @@ export function createOperatorNode(
       unsubscribeJoin = join.onChange((registry, state) => {
         if (state.phase === 'joined') follower.requestSync(`joined registry ${registry}`);
       });
+      deps.network.setConnectionGate(guard);
       await healthService.start();
       await follower.start();
       await tasks.start();
@@ -192,6 +224,7 @@ export function createOperatorNode(
       await tasks.stop();
       await follower.stop();
       await healthService.stop();
+      deps.network.setConnectionGate(undefined);
       log.info('operator node stopped');
     },
 

@@ -20,6 +20,7 @@ import { computeTaskId } from '../core/task-id.ts';
 import { privateKeyNumber } from '../core/test-fixtures.ts';
 import { PROTOCOLS, TOPICS } from '../ports/network.ts';
 import { NetworkError } from '../ports/network-errors.ts';
+import type { Rejection } from '../ports/rejections.ts';
 import type { OperatorStore } from '../store/operator/operator-store.ts';
 import { encodeTask, type TaskMessage } from '../wire/task.ts';
 import {
@@ -88,6 +89,9 @@ let logs: LogEntry[];
 let handler: TaskHandler;
 let responses: TaskResponseMessage[];
 
+/** Rejections the handler reported (named reasons, for metrics and bans). */
+let rejected: Rejection[] = [];
+
 function startHandler(
   spec: OperatorBehaviourSpec = { kind: 'honest' },
   overrides: Partial<TaskHandlerOptions> = {},
@@ -106,6 +110,7 @@ function startHandler(
       epochs,
       behaviour: createBehaviour(spec),
       log: logger,
+      reportRejection: (rejection) => rejected.push(rejection),
     },
     { ...DEFAULT_TASK_HANDLER_OPTIONS, ...overrides, operator, registryPeerIds: [REGISTRY] },
   );
@@ -333,6 +338,28 @@ describe('task handler: refusals', () => {
     await clock.advance(1_000);
     await handler.idle();
     expect(responses[1]).toMatchObject({ kind: 'refused', reason: 'staleEpoch', epoch: 6 });
+  });
+
+  test('behavior: a task more than one epoch ahead is dropped unanswered as epoch_out_of_window, without a sync', async () => {
+    rejected = [];
+    startHandler();
+    expect(await deliver(makeTask({ epoch: 7 }))).toBe('ignore');
+    expect(responses).toEqual([]);
+    expect(epochs.syncRequests).toEqual([]);
+    expect(rejected).toEqual([
+      { reason: 'epoch_out_of_window', channel: TOPICS.task, peer: REGISTRY },
+    ]);
+  });
+
+  test('behavior: tasks from a peer that is not a registry, or malformed, are rejected by name', async () => {
+    rejected = [];
+    startHandler();
+    expect(await deliver(makeTask(), 'StrangerPeer1')).toBe('reject');
+    expect(await network.deliver(TOPICS.task, REGISTRY, new Uint8Array([0xff, 0x01]))).toBe(
+      'reject',
+    );
+    expect(rejected.map((rejection) => rejection.reason)).toEqual(['not_registry', 'malformed']);
+    expect(responses).toEqual([]);
   });
 
   test('behavior: a newer epoch adopted while waiting is answered with that epoch', async () => {

@@ -18,11 +18,13 @@ import {
   PROTOCOLS,
   TOPICS,
 } from '../ports/network.ts';
+import type { RejectionReason, RejectionReporter } from '../ports/rejections.ts';
 import type { Rng } from '../ports/rng.ts';
 import { taskIdOfMessage } from '../protocol/task-fields.ts';
 import { StoreConflictError } from '../store/errors.ts';
 import type { OperatorStore } from '../store/operator/operator-store.ts';
 import type { TaskAnswer } from '../store/task-answer.ts';
+import { WireValidationError } from '../wire/errors.ts';
 import { GossipRuleError, toGossipVerdict } from '../wire/gossip-verdict.ts';
 import { MAX_DETAIL_CHARS } from '../wire/limits.ts';
 import { decodeTask, MAX_TASK_BYTES, type TaskMessage } from '../wire/task.ts';
@@ -79,6 +81,8 @@ export interface TaskHandlerDeps {
   epochs: EpochView;
   behaviour: OperatorBehaviour;
   log: Logger;
+  /** Told of refused task gossip (named reasons) for metrics and bans. */
+  reportRejection?: RejectionReporter | undefined;
 }
 
 export interface TaskHandlerOptions {
@@ -189,6 +193,18 @@ export function createTaskHandler(deps: TaskHandlerDeps, options: TaskHandlerOpt
         );
       }
       const task = decodeTask(message.data);
+      // The epoch window: a task more than one epoch ahead of ours is no registry's honest task
+      // (the registry publishes tasks of its current epoch), so it is dropped here rather than
+      // making this node sync and wait for an epoch that may never come.
+      const current = epochs.current();
+      if (current !== undefined && task.epoch > current.epoch + 1) {
+        report('epoch_out_of_window', message.from);
+        throw new GossipRuleError(
+          'PREMATURE',
+          MESSAGE_TYPE,
+          `task of epoch ${task.epoch}, this operator is at epoch ${current.epoch}`,
+        );
+      }
       if (!task.selectedOperators.some((operator) => sameAddress(operator, options.operator))) {
         return toGossipVerdict(undefined); // for other operators: forward it
       }
@@ -221,8 +237,16 @@ export function createTaskHandler(deps: TaskHandlerDeps, options: TaskHandlerOpt
       );
       return toGossipVerdict(undefined);
     } catch (error) {
+      if (error instanceof GossipRuleError && error.code === 'UNKNOWN_SENDER')
+        report('not_registry', message.from);
+      if (error instanceof WireValidationError)
+        report(error.code === 'MESSAGE_TOO_LARGE' ? 'oversize' : 'malformed', message.from);
       return toGossipVerdict(error);
     }
+  }
+
+  function report(reason: RejectionReason, peer: PeerId): void {
+    deps.reportRejection?.({ reason, channel: TOPICS.task, peer });
   }
 
   function rememberRound(roundKey: string): void {
@@ -295,7 +319,7 @@ export function createTaskHandler(deps: TaskHandlerDeps, options: TaskHandlerOpt
 
   async function recordTask(task: TaskMessage): Promise<StoredTask> {
     try {
-      await store.tasks.create({
+      const { created } = await store.tasks.create({
         taskId: task.taskId,
         targetAddress: task.targetAddress,
         chainId: task.chainId,
@@ -306,6 +330,9 @@ export function createTaskHandler(deps: TaskHandlerDeps, options: TaskHandlerOpt
         value: task.value,
         expiresAtMs: task.respondByMs,
       });
+      // A task stored just now cannot have an answer yet (task_responses references tasks):
+      // only a task seen before needs the look-up.
+      if (created) return { kind: 'recorded' };
       const stored = await store.taskResponses.get(task.taskId);
       return stored === undefined ? { kind: 'recorded' } : { kind: 'answered', answer: stored };
     } catch (error) {

@@ -5,6 +5,8 @@
  * port, in one place per message type.
  */
 
+import type { Rejection, RejectionReason } from './rejections.ts';
+
 export const TOPICS = {
   task: '/spotted/task/1',
   result: '/spotted/result/1',
@@ -65,6 +67,36 @@ export interface HandleOptions {
   maxRequestBytes: number;
 }
 
+/**
+ * Who may talk to this node (SPEC §6 hardening). The adapter asks it on every connection, inbound
+ * or outbound, and before every inbound request and gossip message reaches a handler; a refused
+ * message is dropped unseen (a request's stream is reset; gossip is rejected when the refused
+ * peer handed it to us itself, ignored when an honest peer merely forwarded it). The gate itself
+ * reports its refusals (it knows why); the adapter reports through `onRejected` only what it
+ * refuses on its own (oversize messages). Gates are called on the hot path: they must answer
+ * synchronously and cheaply, and never throw.
+ *
+ * A gate does not close connections it starts refusing: the node policy that bans a peer also
+ * calls `hangUp`, and the gate then refuses the reconnection.
+ *
+ * Each refusal is counted once: `refusePeer` only for a connection attempt (adapters ask it once
+ * per attempt, at the first stage that knows the peer id), `refuseMessage` once per message (it
+ * includes the peer's own refusal), and `isRefused` never (for a peer that only forwards).
+ */
+export interface ConnectionGate {
+  /** Why `peer` may not connect (one connection attempt), or `undefined` when it may. */
+  refusePeer(peer: PeerId): RejectionReason | undefined;
+  /**
+   * Why this one message from `peer` on `channel` is refused: the peer itself refused (banned,
+   * not admitted), a rate limit, or a channel not open to it.
+   */
+  refuseMessage(peer: PeerId, channel: Protocol | Topic): RejectionReason | undefined;
+  /** Whether `peer` is refused, without counting it (a peer that merely forwarded a message). */
+  isRefused(peer: PeerId): boolean;
+  /** Told of refusals made by the adapter itself (oversize messages). */
+  onRejected(rejection: Rejection): void;
+}
+
 export interface PeerEvents {
   onPeerConnected?: (peer: PeerId) => void;
   onPeerDisconnected?: (peer: PeerId) => void;
@@ -82,6 +114,8 @@ export interface Network {
   hangUp(peer: PeerId): Promise<void>;
   connectedPeers(): PeerId[];
   setPeerEvents(events: PeerEvents): void;
+  /** Installs the node's admission policy; replaces the previous one (none: everyone admitted). */
+  setConnectionGate(gate: ConnectionGate | undefined): void;
 
   /** Subscribes; every message on `topic` passes through `handler`. Messages over `maxMessageBytes` are rejected unseen. */
   subscribe(topic: Topic, handler: GossipHandler, options: { maxMessageBytes: number }): void;

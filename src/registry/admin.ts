@@ -1,4 +1,5 @@
 import type { Address } from 'viem';
+import { MISSES_BEFORE_SUSPENSION } from '../core/operator-counters.ts';
 import { unsuspendOperator as unsuspendRecord } from '../core/operator-lifecycle.ts';
 import type { OperatorStatusChange } from '../core/operator-transitions.ts';
 import type { OperatorRecord } from '../store/registry/operators.ts';
@@ -37,6 +38,15 @@ export async function unsuspendOperator(
         missing: lifted.operator.missing,
       },
       { expectedStatus: 'suspended' },
+    );
+    // Replicated as a fact: it clears the misses this registry knows of; another registry
+    // derives the same `missing` and lifts the suspension when it merges it.
+    const missesCleared = (await tx.operatorFacts.listByOperator(record.address)).filter(
+      (stored) => stored.fact.kind === 'missed',
+    ).length;
+    await tx.operatorFacts.merge(
+      [{ kind: 'unsuspended', operator: record.address, missesCleared }],
+      { suspendAtMisses: MISSES_BEFORE_SUSPENSION },
     );
     await tx.registryEvents.record({
       eventType: 'operatorUnsuspended',

@@ -64,6 +64,23 @@ export interface EpochAdvancer {
   onEpochAdvanced(listener: (advanced: AdvancedEpoch) => void): () => void;
   /** Resolves once `currentEpoch() >= epoch`; rejects on `signal` or when the advancer stops. */
   waitForEpoch(epoch: number, options?: { signal?: AbortSignal }): Promise<void>;
+  /**
+   * Set while this node is catching up with the chain's epochs: before its first head, or while
+   * the latest advanced epoch is behind the head's epoch after a (re)start until it reached it
+   * once, or by two epochs or more at any time. Undefined when up to date, which includes the
+   * normal one-epoch lag of `confirmations` blocks after each boundary (operators still answer
+   * the previous epoch for a grace period then). The aggregator refuses new requests meanwhile:
+   * a task is stamped with the latest advanced epoch, one the rejoining operators skip.
+   */
+  catchingUp(): EpochCatchUp | undefined;
+}
+
+/** How far behind the chain a catching-up advancer is. */
+export interface EpochCatchUp {
+  /** The latest advanced epoch (undefined before the first). */
+  readonly advancedEpoch: number | undefined;
+  /** The epoch of the latest head seen (undefined before the first head). */
+  readonly chainEpoch: number | undefined;
 }
 
 interface Waiter {
@@ -100,6 +117,8 @@ export function createEpochAdvancer(
   let params: EpochParams | undefined;
   let current: number | undefined;
   let latestHead: bigint | undefined;
+  /** Whether the advanced epoch reached the head's epoch since start (see `catchingUp`). */
+  let reachedHeadEpoch = false;
   let running: Promise<void> | undefined;
   let rerun = false;
   let retryTimer: TimerHandle | undefined;
@@ -139,8 +158,23 @@ export function createEpochAdvancer(
         continue;
       }
       current = advanced.epoch;
+      noteReachedHead(params);
       emit(advanced);
       next = current + 1;
+    }
+    noteReachedHead(params);
+  }
+
+  function headEpoch(epochParams: EpochParams | undefined): number | undefined {
+    if (epochParams === undefined || latestHead === undefined) return undefined;
+    if (latestHead < epochParams.genesisBlock) return undefined;
+    return epochForBlock(epochParams, latestHead);
+  }
+
+  function noteReachedHead(epochParams: EpochParams): void {
+    const chainEpoch = headEpoch(epochParams);
+    if (chainEpoch !== undefined && current !== undefined && current >= chainEpoch) {
+      reachedHeadEpoch = true;
     }
   }
 
@@ -236,6 +270,8 @@ export function createEpochAdvancer(
       const { signal } = controller;
       params = await chain.getEpochParams();
       current = (await store.epochStates.getLatest())?.epoch;
+      latestHead = undefined;
+      reachedHeadEpoch = false;
       log.info('epoch advancer starting', { currentEpoch: current });
       stopWatching = watcher.onSynced(() => {
         void kick();
@@ -246,6 +282,7 @@ export function createEpochAdvancer(
         signal,
         onHead: async (head) => {
           latestHead = head.number;
+          if (params !== undefined) noteReachedHead(params);
           await kick();
         },
         onError: (error) => log.warn('head poll failed', { error: String(error) }),
@@ -267,6 +304,18 @@ export function createEpochAdvancer(
     },
 
     currentEpoch: () => current,
+
+    catchingUp() {
+      const chainEpoch = headEpoch(params);
+      const behind =
+        params === undefined ||
+        latestHead === undefined ||
+        (chainEpoch !== undefined &&
+          (current === undefined ||
+            chainEpoch - current >= 2 ||
+            (!reachedHeadEpoch && current < chainEpoch)));
+      return behind ? { advancedEpoch: current, chainEpoch } : undefined;
+    },
 
     onEpochAdvanced(listener) {
       listeners.add(listener);

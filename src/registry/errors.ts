@@ -10,7 +10,9 @@ export type RegistryErrorCode =
   /** An epoch advance kept losing races against joins (recomputed and retried, then gave up). */
   | 'EPOCH_ADVANCE_CONTENDED'
   /** The component was stopped while the caller was waiting on it. */
-  | 'STOPPED';
+  | 'STOPPED'
+  /** A registry option is invalid (names the option). */
+  | 'INVALID_REGISTRY_CONFIG';
 
 export abstract class RegistryError extends Error {
   abstract readonly code: RegistryErrorCode;
@@ -47,5 +49,16 @@ export class RegistryStoppedError extends RegistryError {
 
   constructor(component: string) {
     super(`${component} stopped`);
+  }
+}
+
+export class RegistryConfigError extends RegistryError {
+  readonly code = 'INVALID_REGISTRY_CONFIG';
+  override readonly name = 'RegistryConfigError';
+  readonly field: string;
+
+  constructor(field: string, problem: string) {
+    super(`${field}: ${problem}`);
+    this.field = field;
   }
 }

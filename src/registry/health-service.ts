@@ -15,6 +15,8 @@ export interface HealthServiceDeps {
   watcher: { health(): OperatorEventWatcherHealth };
   advancer: { currentEpoch(): number | undefined };
   log: Logger;
+  /** State-hash comparison with the other registries: `diverged` makes the node degraded. */
+  replication?: { diverged(): boolean };
 }
 
 export interface HealthService {
@@ -27,7 +29,8 @@ export interface HealthService {
 
 /**
  * `/spotted/health/1` for the registry node: role `registry`; status `degraded` while the event
- * watcher reports a reorg deeper than its confirmation depth, else `starting` until the watcher
+ * watcher reports a reorg deeper than its confirmation depth or while its epoch state disagrees
+ * with the majority of the registries (until repaired), else `starting` until the watcher
  * has caught up once and the first epoch has been advanced, then `ok`; the latest advanced epoch
  * (0 before the first); the number of connected peers.
  */
@@ -40,7 +43,7 @@ export function createHealthService(deps: HealthServiceDeps): HealthService {
     const watching = watcher.health();
     const epoch = advancer.currentEpoch();
     const status: RegistryHealthStatus =
-      watching.status === 'degraded'
+      watching.status === 'degraded' || deps.replication?.diverged() === true
         ? 'degraded'
         : watching.status === 'ok' && epoch !== undefined
           ? 'ok'

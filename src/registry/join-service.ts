@@ -8,6 +8,7 @@ import type { MainChain } from '../ports/chain.ts';
 import type { Clock } from '../ports/clock.ts';
 import type { Logger } from '../ports/logger.ts';
 import { type InboundRequest, type Network, type PeerId, PROTOCOLS } from '../ports/network.ts';
+import type { RejectionReason, RejectionReporter } from '../ports/rejections.ts';
 import { joinDigest } from '../protocol/join-digest.ts';
 import type { OperatorRecord } from '../store/registry/operators.ts';
 import type { RegistryStore } from '../store/registry/registry-store.ts';
@@ -38,7 +39,16 @@ export interface JoinServiceDeps {
   peers: PeerDirectory;
   /** When given, an operator that joins as `active` is added to the current epoch's set. */
   chain?: MainChain;
+  /** Told of hostile refusals (malformed, bad signature, replayed nonce) for metrics and bans. */
+  reportRejection?: RejectionReporter | undefined;
 }
+
+/** Join refusals that no honest operator causes, as named rejections. */
+const HOSTILE_JOIN_REFUSALS: Partial<Record<JoinRejectReasonName, RejectionReason>> = {
+  malformed: 'malformed',
+  badSignature: 'invalid_signature',
+  replayedNonce: 'replayed_join',
+};
 
 export interface JoinServiceOptions {
   /** Bound on remembered nonces (default 50,000). */
@@ -239,6 +249,9 @@ export function createJoinService(
   async function joinOne(from: PeerId, request: JoinRequestMessage): Promise<JoinResponseMessage> {
     const decision = await decide(from, request);
     if (!decision.accepted) {
+      const rejection = HOSTILE_JOIN_REFUSALS[decision.reason];
+      if (rejection !== undefined)
+        deps.reportRejection?.({ reason: rejection, channel: PROTOCOLS.join, peer: from });
       log.info('join refused', {
         operator: request.operator,
         peerId: from,
@@ -300,6 +313,7 @@ export function createJoinService(
     } catch (error) {
       if (!(error instanceof WireValidationError)) throw error;
       log.info('malformed join request', { peerId: from, error: error.message });
+      deps.reportRejection?.({ reason: 'malformed', channel: PROTOCOLS.join, peer: from });
       return encodeJoinResponse(refuse('malformed', error.message));
     }
     return encodeJoinResponse(await handleJoin(from, request));

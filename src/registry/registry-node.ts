@@ -6,17 +6,32 @@ import {
   createAggregator,
 } from '../aggregator/aggregator.ts';
 import type { ConsumerChains, WebhookSender } from '../aggregator/delivery-ports.ts';
+import {
+  createPeerGuard,
+  type PeerGuard,
+  type PeerGuardOptions,
+  REGISTRY_GUARD_OPTIONS,
+} from '../core/peer-guard.ts';
 import type { Secp256k1 } from '../crypto/secp256k1.ts';
 import type { Chains } from '../ports/chain.ts';
 import type { Clock } from '../ports/clock.ts';
 import type { Logger } from '../ports/logger.ts';
 import type { Network } from '../ports/network.ts';
+import type { RejectionReporter } from '../ports/rejections.ts';
 import type { RegistryStore } from '../store/registry/registry-store.ts';
+import { refuseWhileDiverged } from './divergence-guard.ts';
 import { createEpochAdvancer, type EpochAdvancer } from './epoch-advancer.ts';
 import { createHealthService, type HealthService } from './health-service.ts';
 import { createJoinService } from './join-service.ts';
 import { createOperatorEventWatcher, type OperatorEventWatcher } from './operator-event-watcher.ts';
 import { createPeerDirectory, type PeerDirectory } from './peer-directory.ts';
+import { createResultReplication } from './result-replication.ts';
+import {
+  createStateReplication,
+  DEFAULT_STATE_REPLICATION_OPTIONS,
+  type RegistryPeer,
+  type StateReplication,
+} from './state-replication.ts';
 import { createSyncService } from './sync-service.ts';
 
 export interface RegistryNodeDeps {
@@ -31,6 +46,8 @@ export interface RegistryNodeDeps {
   webhooks?: WebhookSender;
   /** Consumer contracts the aggregator may submit proofs to (none by default). */
   consumers?: ConsumerChains;
+  /** Told of every refused message or connection (metrics: `recordRejection`). */
+  reportRejection?: RejectionReporter;
 }
 
 export interface RegistryNodeOptions {
@@ -43,6 +60,17 @@ export interface RegistryNodeOptions {
   aggregator?: AggregatorOptions;
   /** Serve the HTTP API; omit for a node without one (simulator). */
   http?: { host?: string; port?: number };
+  /**
+   * Admission, rate limits and bans (REGISTRY_GUARD_OPTIONS by default). The replication peers
+   * are the known registries, admitted like joined operators and never banned.
+   */
+  guard?: Partial<PeerGuardOptions>;
+  /** The other registry nodes of the deployment (state-hash comparison and repair). */
+  replication?: {
+    peers: readonly RegistryPeer[];
+    checkIntervalMs?: number;
+    requestTimeoutMs?: number;
+  };
 }
 
 export interface RegistryNode {
@@ -54,7 +82,11 @@ export interface RegistryNode {
   readonly watcher: OperatorEventWatcher;
   readonly advancer: EpochAdvancer;
   readonly health: HealthService;
+  /** Refuses proof requests (NOT_READY) while `replication` reports a divergence. */
   readonly aggregator: Aggregator;
+  readonly replication: StateReplication;
+  /** The connection gate and rejection counts (installed on the network by `start()`). */
+  readonly guard: PeerGuard;
   /** Present when `options.http` was given. */
   readonly api: RegistryApi | undefined;
 }
@@ -74,6 +106,20 @@ export function createRegistryNode(
   const { clock, network, chains, store, secp256k1 } = deps;
   const log = deps.log.child('registry');
   const peers = createPeerDirectory({ store });
+  const knownRegistries = new Set((options.replication?.peers ?? []).map((peer) => peer.peerId));
+  const guard = createPeerGuard(
+    {
+      now: () => clock.now(),
+      isAdmitted: (peer) => knownRegistries.has(peer) || peers.operatorOf(peer) !== undefined,
+      isProtected: (peer) => knownRegistries.has(peer),
+      hangUp: (peer) => {
+        log.warn('peer banned', { peer });
+        void network.hangUp(peer).catch(() => {});
+      },
+      report: deps.reportRejection,
+    },
+    { ...REGISTRY_GUARD_OPTIONS, ...options.guard },
+  );
   const watcher = createOperatorEventWatcher(
     { chain: chains.main, store, clock, log, peers },
     {
@@ -94,10 +140,28 @@ export function createRegistryNode(
     log,
     peers,
     chain: chains.main,
+    reportRejection: guard.report,
   });
   const sync = createSyncService({ network, store, clock, log });
-  const health = createHealthService({ network, watcher, advancer, log });
-  const aggregator = createAggregator(
+  const replication = createStateReplication(
+    { network, store, clock, log, advancer },
+    {
+      ...DEFAULT_STATE_REPLICATION_OPTIONS,
+      ...(options.replication?.checkIntervalMs === undefined
+        ? {}
+        : { checkIntervalMs: options.replication.checkIntervalMs }),
+      ...(options.replication?.requestTimeoutMs === undefined
+        ? {}
+        : { requestTimeoutMs: options.replication.requestTimeoutMs }),
+      peers: options.replication?.peers ?? [],
+    },
+  );
+  const results = createResultReplication(
+    { network, store, secp256k1, clock, log },
+    { peers: options.replication?.peers ?? [] },
+  );
+  const health = createHealthService({ network, watcher, advancer, log, replication });
+  const collector = createAggregator(
     {
       clock,
       network,
@@ -108,9 +172,13 @@ export function createRegistryNode(
       peers,
       webhooks: deps.webhooks ?? (options.http ? createFetchWebhookSender() : undefined),
       consumers: deps.consumers,
+      reportRejection: guard.report,
+      epochs: advancer,
     },
     options.aggregator ?? {},
   );
+  // A registry whose epoch state disagrees with the majority takes no new request until repaired.
+  const aggregator = refuseWhileDiverged(collector, replication);
   const api = options.http
     ? createRegistryApi({ aggregator, store, network, log }, options.http)
     : undefined;
@@ -121,8 +189,10 @@ export function createRegistryNode(
     advancer,
     join,
     sync,
+    replication,
+    results,
     health,
-    aggregator,
+    collector,
     ...(api ? [api] : []),
   ];
   const started: { stop(): Promise<void> }[] = [];
@@ -135,8 +205,11 @@ export function createRegistryNode(
     advancer,
     health,
     aggregator,
+    replication,
+    guard,
     api,
     async start() {
+      network.setConnectionGate(guard);
       for (const component of components) {
         await component.start();
         started.push(component);
@@ -152,6 +225,7 @@ export function createRegistryNode(
           log.error('stop failed', { error: String(error) });
         }
       }
+      network.setConnectionGate(undefined);
       log.info('registry node stopped');
     },
   };

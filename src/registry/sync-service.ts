@@ -7,11 +7,13 @@ import { MAX_OPERATORS_PER_MESSAGE } from '../wire/limits.ts';
 import {
   decodeSyncRequest,
   encodeSyncResponse,
+  MAX_FACTS_PER_MESSAGE,
   MAX_SYNC_REQUEST_BYTES,
   type OperatorRecordMessage,
   type SyncRequestMessage,
   type SyncResponseMessage,
 } from '../wire/sync.ts';
+import { epochStateHash } from './state-hash.ts';
 
 export interface SyncServiceDeps {
   network: Pick<Network, 'handle' | 'unhandle'>;
@@ -33,7 +35,12 @@ export interface SyncService {
  * for the current picture. The answer is always the latest advanced epoch (its state and active
  * operators, as published on `/spotted/epoch/1`) and the operator records; `fromEpoch` does not
  * narrow it (the wire carries one epoch and the latest is what a catching-up operator needs).
- * `stateHash` is answered null: the protocol does not define a state hash yet.
+ * `stateHash` is the answered epoch's state hash (`state-hash.ts`). A request that carries a
+ * `stateHash` comes from another registry comparing states (`state-replication.ts`): it gets
+ * epoch `fromEpoch` exactly when stored, else the latest.
+ *
+ * A request with `wantFacts` is another registry pulling operator facts (`state-replication.ts`):
+ * it gets the next page of facts after `factsAfter` and nothing else.
  *
  * Records beyond the message's cap (1,024) are left out, `unactive` ones first. Anyone may ask:
  * everything in the answer is derived from public chain data and public joins. Malformed
@@ -45,10 +52,21 @@ export function createSyncService(deps: SyncServiceDeps): SyncService {
   let handling = false;
 
   async function answer(from: PeerId, request: SyncRequestMessage): Promise<SyncResponseMessage> {
+    if (request.wantFacts === true) return answerFacts(from, request.factsAfter ?? 0);
+    // A request carrying a state hash is another registry comparing epoch `fromEpoch`: answer
+    // that epoch when it is stored (else the latest, which tells the asker we are behind).
+    const exact =
+      request.stateHash === null ? undefined : await store.epochStates.get(request.fromEpoch);
     const [latest, records] = await Promise.all([
-      store.epochStates.getLatest(),
+      exact === undefined ? store.epochStates.getLatest() : Promise.resolve(exact),
       store.operators.list(),
     ]);
+    const snapshot =
+      latest === undefined
+        ? []
+        : (await store.epochOperators.list(latest.epoch)).map(
+            ({ operator, weightWei, signingKey }) => ({ operator, weightWei, signingKey }),
+          );
     const latestEpoch =
       latest === undefined
         ? null
@@ -58,11 +76,10 @@ export function createSyncService(deps: SyncServiceDeps): SyncService {
             minimumWeightWei: latest.minimumWeightWei,
             totalWeightWei: latest.totalWeightWei,
             thresholdWeightWei: latest.thresholdWeightWei,
-            operators: (await store.epochOperators.list(latest.epoch)).map(
-              ({ operator, weightWei, signingKey }) => ({ operator, weightWei, signingKey }),
-            ),
+            operators: snapshot,
             publishedAtMs: clock.now(),
           };
+    const stateHash = latest === undefined ? null : epochStateHash(latest, snapshot);
     const operators = capRecords(records);
     if (operators.length < records.length) {
       log.warn('sync answer leaves operator records out', {
@@ -75,7 +92,25 @@ export function createSyncService(deps: SyncServiceDeps): SyncService {
       fromEpoch: request.fromEpoch,
       latestEpoch: latestEpoch?.epoch,
     });
-    return { latestEpoch, stateHash: null, operators: operators.map(toRecordMessage) };
+    return { latestEpoch, stateHash, operators: operators.map(toRecordMessage) };
+  }
+
+  /**
+   * Another registry's anti-entropy pull: the next page of operator facts after its cursor (this
+   * node's local sequence). Facts are public accounting (who missed or answered which task).
+   */
+  async function answerFacts(from: PeerId, after: number): Promise<SyncResponseMessage> {
+    const page = await store.operatorFacts.listAfter(after, MAX_FACTS_PER_MESSAGE);
+    const last = page.at(-1)?.seq ?? after;
+    log.debug('facts answered', { peerId: from, after, sent: page.length });
+    return {
+      latestEpoch: null,
+      stateHash: null,
+      operators: [],
+      facts: page.map((stored) => stored.fact),
+      factsNext: last,
+      factsMore: page.length === MAX_FACTS_PER_MESSAGE,
+    };
   }
 
   async function onRequest(request: InboundRequest): Promise<Uint8Array> {

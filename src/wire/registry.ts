@@ -13,6 +13,8 @@ export interface RegistryAnnouncementMessage {
   readonly addresses: readonly string[];
   readonly epoch: number;
   readonly stateHash: Hex;
+  /** The latest operator fact this registry stored (its local sequence; 0 when none). */
+  readonly factsSeq?: number;
 }
 
 const fields = wireFields('RegistryAnnouncement');
@@ -31,6 +33,7 @@ export function decodeRegistryAnnouncement(bytes: Uint8Array): RegistryAnnouncem
     addresses: raw.addresses,
     epoch: raw.epoch,
     stateHash: fields.hash('state_hash', raw.stateHash),
+    ...(raw.factsSeq > 0n ? { factsSeq: fields.safeInteger('facts_seq', raw.factsSeq) } : {}),
   };
 }
 
@@ -44,6 +47,7 @@ export function encodeRegistryAnnouncement(announcement: RegistryAnnouncementMes
       addresses: [...announcement.addresses],
       epoch: fields.uint32('epoch', announcement.epoch),
       stateHash: fields.hexBytes('state_hash', announcement.stateHash, HASH_BYTES),
+      factsSeq: fields.uint64('facts_seq', announcement.factsSeq ?? 0),
     },
     MAX_REGISTRY_ANNOUNCEMENT_BYTES,
   );

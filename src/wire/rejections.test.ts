@@ -463,6 +463,7 @@ const decodeRejections: Rejection[] = [
           addresses: ['ip4/127.0.0.1'],
           epoch: 1,
           stateHash: bytesOf(32),
+          factsSeq: 0n,
         }).finish(),
       ),
     code: 'INVALID_TEXT',
@@ -566,6 +567,9 @@ const decodeRejections: Rejection[] = [
           latestEpoch: { ...EpochState.decode(epoch), thresholdWeight: bytesOf(32, 0xff) },
           stateHash: new Uint8Array(0),
           operators: [],
+          facts: [],
+          factsNext: 0n,
+          factsMore: false,
         }).finish(),
       ),
     code: 'INCONSISTENT_FIELDS',
@@ -579,6 +583,9 @@ const decodeRejections: Rejection[] = [
         SyncResponse.encode({
           latestEpoch: undefined,
           stateHash: new Uint8Array(0),
+          facts: [],
+          factsNext: 0n,
+          factsMore: false,
           operators: [
             {
               operatorAddress: bytesOf(20),
@@ -597,6 +604,54 @@ const decodeRejections: Rejection[] = [
     code: 'INCONSISTENT_FIELDS',
     messageType: 'SyncResponse',
     field: 'operators[0].exit_epoch',
+  },
+  {
+    name: 'an operator fact of an unknown kind',
+    run: () =>
+      decodeSyncResponse(
+        SyncResponse.encode({
+          latestEpoch: undefined,
+          stateHash: new Uint8Array(0),
+          operators: [],
+          facts: [
+            {
+              kind: 'voted',
+              operatorAddress: bytesOf(20),
+              taskId: bytesOf(32),
+              missesCleared: 0,
+            },
+          ],
+          factsNext: 1n,
+          factsMore: false,
+        }).finish(),
+      ),
+    code: 'UNKNOWN_ENUM_VALUE',
+    messageType: 'SyncResponse',
+    field: 'facts[0].kind',
+  },
+  {
+    name: 'an unsuspended fact carrying a task id',
+    run: () =>
+      decodeSyncResponse(
+        SyncResponse.encode({
+          latestEpoch: undefined,
+          stateHash: new Uint8Array(0),
+          operators: [],
+          facts: [
+            {
+              kind: 'unsuspended',
+              operatorAddress: bytesOf(20),
+              taskId: bytesOf(32),
+              missesCleared: 5,
+            },
+          ],
+          factsNext: 1n,
+          factsMore: false,
+        }).finish(),
+      ),
+    code: 'INCONSISTENT_FIELDS',
+    messageType: 'SyncResponse',
+    field: 'facts[0].task_id',
   },
   {
     name: 'a rejected join without a reason',

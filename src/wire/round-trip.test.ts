@@ -33,6 +33,7 @@ import {
   decodeSyncResponse,
   encodeSyncRequest,
   encodeSyncResponse,
+  type OperatorFactMessage,
   type OperatorRecordMessage,
   type SyncRequestMessage,
   type SyncResponseMessage,
@@ -214,10 +215,28 @@ const joinResponse: fc.Arbitrary<JoinResponseMessage> = fc.oneof(
   }),
 );
 
-const syncRequest: fc.Arbitrary<SyncRequestMessage> = fc.record({
-  fromEpoch: uint32,
-  stateHash: fc.option(hash, { nil: null }),
-});
+const syncRequest: fc.Arbitrary<SyncRequestMessage> = fc.oneof(
+  fc.record({ fromEpoch: uint32, stateHash: fc.option(hash, { nil: null }) }),
+  fc.record({
+    fromEpoch: uint32,
+    stateHash: fc.option(hash, { nil: null }),
+    wantFacts: fc.constant(true),
+    factsAfter: safeMs,
+  }),
+);
+
+const operatorFact: fc.Arbitrary<OperatorFactMessage> = fc.oneof(
+  fc.record({
+    kind: fc.constantFrom('missed' as const, 'succeeded' as const),
+    operator: address,
+    taskId: hash,
+  }),
+  fc.record({
+    kind: fc.constant('unsuspended' as const),
+    operator: address,
+    missesCleared: uint32,
+  }),
+);
 
 const operatorRecord: fc.Arbitrary<OperatorRecordMessage> = fc.record({
   address,
@@ -230,21 +249,38 @@ const operatorRecord: fc.Arbitrary<OperatorRecordMessage> = fc.record({
   successfulResponseCount: safeMs,
 });
 
-const syncResponse: fc.Arbitrary<SyncResponseMessage> = fc.record({
-  latestEpoch: fc.option(epochState, { nil: null }),
-  stateHash: fc.option(hash, { nil: null }),
-  operators: fc.uniqueArray(operatorRecord, {
-    selector: (record) => record.address.toLowerCase(),
-    maxLength: 6,
-  }),
-});
+const syncResponse: fc.Arbitrary<SyncResponseMessage> = fc
+  .record({
+    latestEpoch: fc.option(epochState, { nil: null }),
+    stateHash: fc.option(hash, { nil: null }),
+    operators: fc.uniqueArray(operatorRecord, {
+      selector: (record) => record.address.toLowerCase(),
+      maxLength: 6,
+    }),
+  })
+  .chain((response) =>
+    fc
+      .option(
+        fc.record({
+          facts: fc.array(operatorFact, { maxLength: 5 }),
+          factsNext: safeMs.filter((next) => next > 0),
+          factsMore: fc.boolean(),
+        }),
+        { nil: undefined },
+      )
+      .map((page) => (page === undefined ? response : { ...response, ...page })),
+  );
 
-const registryAnnouncement: fc.Arbitrary<RegistryAnnouncementMessage> = fc.record({
-  peerId,
-  addresses: listenAddresses,
-  epoch: uint32,
-  stateHash: hash,
-});
+const registryAnnouncement: fc.Arbitrary<RegistryAnnouncementMessage> = fc.record(
+  {
+    peerId,
+    addresses: listenAddresses,
+    epoch: uint32,
+    stateHash: hash,
+    factsSeq: safeMs.filter((seq) => seq > 0),
+  },
+  { requiredKeys: ['peerId', 'addresses', 'epoch', 'stateHash'] },
+);
 
 const healthResponse: fc.Arbitrary<HealthResponseMessage> = fc.record({
   role: fc.constantFrom(...NODE_ROLES),

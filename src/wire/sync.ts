@@ -1,7 +1,8 @@
-import type { Hex } from 'viem';
+import type { Address, Hex } from 'viem';
 import type { OperatorRecord } from '../core/operator-record.ts';
 import { OPERATOR_STATUSES } from '../core/operator-status.ts';
 import {
+  type OperatorFact as OperatorFactProto,
   type OperatorRecord as OperatorRecordProto,
   SyncRequest,
   SyncResponse,
@@ -19,7 +20,20 @@ export const MAX_SYNC_RESPONSE_BYTES = 512 * 1024;
 export interface SyncRequestMessage {
   readonly fromEpoch: number;
   readonly stateHash: Hex | null;
+  /** Another registry pulling operator facts stored after `factsAfter` (anti-entropy). */
+  readonly wantFacts?: boolean;
+  readonly factsAfter?: number;
 }
+
+/** Operator facts in one sync answer: bounded so a page stays far below the message cap. */
+export const MAX_FACTS_PER_MESSAGE = 512;
+
+export const OPERATOR_FACT_KINDS = ['missed', 'succeeded', 'unsuspended'] as const;
+
+/** A replicated off-chain fact (src/store/registry/operator-facts.ts), as registries send it. */
+export type OperatorFactMessage =
+  | { readonly kind: 'missed' | 'succeeded'; readonly operator: Address; readonly taskId: Hex }
+  | { readonly kind: 'unsuspended'; readonly operator: Address; readonly missesCleared: number };
 
 /**
  * An operator's registry record as registries exchange it. `statusBeforeSuspension` stays local:
@@ -32,6 +46,10 @@ export interface SyncResponseMessage {
   readonly latestEpoch: EpochStateMessage | null;
   readonly stateHash: Hex | null;
   readonly operators: readonly OperatorRecordMessage[];
+  /** Answer to `wantFacts`: a page of facts, the sequence to ask after next, more to come. */
+  readonly facts?: readonly OperatorFactMessage[];
+  readonly factsNext?: number;
+  readonly factsMore?: boolean;
 }
 
 const requestFields = wireFields('SyncRequest');
@@ -42,6 +60,10 @@ export function decodeSyncRequest(bytes: Uint8Array): SyncRequestMessage {
   return {
     fromEpoch: raw.fromEpoch,
     stateHash: requestFields.optionalHash('state_hash', raw.stateHash),
+    // The fact-pull fields are present only when asked for (an epoch request omits them).
+    ...(raw.wantFacts
+      ? { wantFacts: true, factsAfter: requestFields.safeInteger('facts_after', raw.factsAfter) }
+      : {}),
   };
 }
 
@@ -52,6 +74,8 @@ export function encodeSyncRequest(request: SyncRequestMessage): Uint8Array {
     {
       fromEpoch: requestFields.uint32('from_epoch', request.fromEpoch),
       stateHash: requestFields.optionalHexBytes('state_hash', request.stateHash, HASH_BYTES),
+      wantFacts: request.wantFacts ?? false,
+      factsAfter: requestFields.uint64('facts_after', request.factsAfter ?? 0),
     },
     MAX_SYNC_REQUEST_BYTES,
   );
@@ -76,6 +100,16 @@ export function decodeSyncResponse(bytes: Uint8Array): SyncResponseMessage {
           }),
     stateHash: responseFields.optionalHash('state_hash', raw.stateHash),
     operators,
+    // Present only in an answer to a fact pull (factsNext > 0 once any fact was sent).
+    ...(raw.facts.length > 0 || raw.factsNext > 0n || raw.factsMore
+      ? {
+          facts: responseFields
+            .list('facts', raw.facts, { maxItems: MAX_FACTS_PER_MESSAGE })
+            .map((fact, index) => operatorFactFromProtobuf(fact, `facts[${index}].`)),
+          factsNext: responseFields.safeInteger('facts_next', raw.factsNext),
+          factsMore: raw.factsMore,
+        }
+      : {}),
   };
 }
 
@@ -101,6 +135,11 @@ export function encodeSyncResponse(response: SyncResponseMessage): Uint8Array {
             }),
       stateHash: responseFields.optionalHexBytes('state_hash', response.stateHash, HASH_BYTES),
       operators,
+      facts: responseFields
+        .list('facts', response.facts ?? [], { maxItems: MAX_FACTS_PER_MESSAGE })
+        .map((fact, index) => operatorFactToProtobuf(fact, `facts[${index}].`)),
+      factsNext: responseFields.uint64('facts_next', response.factsNext ?? 0),
+      factsMore: response.factsMore ?? false,
     },
     MAX_SYNC_RESPONSE_BYTES,
   );
@@ -147,5 +186,43 @@ function operatorRecordToProtobuf(
       `${path}successful_response_count`,
       record.successfulResponseCount,
     ),
+  };
+}
+
+function operatorFactFromProtobuf(raw: OperatorFactProto, path: string): OperatorFactMessage {
+  const kind = responseFields.oneOf(`${path}kind`, raw.kind, OPERATOR_FACT_KINDS);
+  const operator = responseFields.address(`${path}operator_address`, raw.operatorAddress);
+  if (kind === 'unsuspended') {
+    if (raw.taskId.length > 0) {
+      responseFields.fail('INCONSISTENT_FIELDS', `${path}task_id`, 'set on an unsuspended fact');
+    }
+    return { kind, operator, missesCleared: raw.missesCleared };
+  }
+  if (raw.missesCleared !== 0) {
+    responseFields.fail('INCONSISTENT_FIELDS', `${path}misses_cleared`, `set on a ${kind} fact`);
+  }
+  return {
+    kind,
+    operator,
+    taskId: responseFields.fixedBytes(`${path}task_id`, raw.taskId, HASH_BYTES),
+  };
+}
+
+function operatorFactToProtobuf(fact: OperatorFactMessage, path: string): OperatorFactProto {
+  const kind = responseFields.oneOf(`${path}kind`, fact.kind, OPERATOR_FACT_KINDS);
+  const operatorAddress = responseFields.addressBytes(`${path}operator_address`, fact.operator);
+  if (fact.kind === 'unsuspended') {
+    return {
+      kind,
+      operatorAddress,
+      taskId: new Uint8Array(0),
+      missesCleared: responseFields.uint32(`${path}misses_cleared`, fact.missesCleared),
+    };
+  }
+  return {
+    kind,
+    operatorAddress,
+    taskId: responseFields.hexBytes(`${path}task_id`, fact.taskId, HASH_BYTES),
+    missesCleared: 0,
   };
 }

@@ -5,8 +5,10 @@ import { createCryptoRng } from '../adapters/rng/seeded-rng.ts';
 import { openPgliteOperatorStore } from '../adapters/store-pglite/open-pglite-store.ts';
 import { openPostgresOperatorStore } from '../adapters/store-postgres/open-postgres-store.ts';
 import type { OperatorConfig } from '../config/schema.ts';
+import { OPERATOR_GUARD_OPTIONS } from '../core/peer-guard.ts';
 import { createOperatorNode, type OperatorNode } from '../operator/operator-node.ts';
 import { parseRegistryBootstrap } from '../operator/registry-peers.ts';
+import { guardOptionsFromConfig } from './guard-options.ts';
 import { createHealthBoard } from './node-health.ts';
 import {
   connectInstrumentedChains,
@@ -89,11 +91,13 @@ export function buildOperatorProcess(
           store: database.store,
           secp256k1: createNativeSecp256k1(),
           log,
+          reportRejection: (rejection) => metrics.recordRejection(rejection),
         },
         {
           operatorAddress: config.operator.address,
           signingPrivateKeys: secrets.signingPrivateKeys,
           registryBootstrapAddresses: config.operator.registryBootstrap,
+          guard: guardOptionsFromConfig(config.guard, OPERATOR_GUARD_OPTIONS),
           join: {
             requestTimeoutMs: join.requestTimeoutMs,
             retry: {

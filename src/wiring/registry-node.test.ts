@@ -10,6 +10,7 @@ describe('aggregatorWorkerId', () => {
       maxRetries: 3,
       expiryMs: 15_000,
       maxLiveTasks: 1_000,
+      reconnectWindowMs: 40_000,
     },
   });
 

@@ -5,12 +5,15 @@ import { createNodeMetrics, type NodeMetrics } from '../adapters/metrics/node-me
 import { openPgliteRegistryStore } from '../adapters/store-pglite/open-pglite-store.ts';
 import { openPostgresRegistryStore } from '../adapters/store-postgres/open-postgres-store.ts';
 import type { RegistryConfig } from '../config/schema.ts';
+import { REGISTRY_GUARD_OPTIONS } from '../core/peer-guard.ts';
 import type { Network } from '../ports/network.ts';
 import { createRegistryNode, type RegistryNode } from '../registry/registry-node.ts';
+import type { RegistryPeer } from '../registry/state-replication.ts';
 import type { OperatorTaskResponsesRepository } from '../store/registry/operator-task-responses.ts';
 import type { OperatorsRepository } from '../store/registry/operators.ts';
 import type { RegistryRepositories, RegistryStore } from '../store/registry/registry-store.ts';
 import { connectConsumers, submitterAddresses } from './consumers.ts';
+import { guardOptionsFromConfig } from './guard-options.ts';
 import { createHealthBoard } from './node-health.ts';
 import {
   connectInstrumentedChains,
@@ -130,6 +133,7 @@ export function buildRegistryProcess(
           store,
           secp256k1: createNativeSecp256k1(),
           log,
+          reportRejection: (rejection) => metrics.recordRejection(rejection),
           ...(consumers === undefined ? {} : { consumers }),
         },
         {
@@ -143,9 +147,15 @@ export function buildRegistryProcess(
               expiryMs: config.aggregator.expiryMs,
             },
             maxLiveTasks: config.aggregator.maxLiveTasks,
+            reconnect: { windowMs: config.aggregator.reconnectWindowMs },
             queue: { workerId },
           },
           ...(config.api.enabled ? { http: { host: config.api.host, port: config.api.port } } : {}),
+          guard: guardOptionsFromConfig(config.guard, REGISTRY_GUARD_OPTIONS),
+          replication: {
+            peers: registryPeers(config.registry.peers),
+            checkIntervalMs: config.registry.stateCheckIntervalMs,
+          },
         },
       );
       node = registry;
@@ -163,6 +173,15 @@ export function buildRegistryProcess(
             depths[queue.queue] = queue.ready + queue.running;
           }
           return depths;
+        },
+        replication: () => {
+          const stats = registry.replication.stats();
+          return {
+            divergencesDetected: stats.divergencesDetected,
+            divergencesRepaired: stats.divergencesRepaired,
+            diverged: stats.status === 'diverged',
+            factsMerged: stats.factsMerged,
+          };
         },
         operators: async () =>
           (await store.operators.list()).map((op) => ({
@@ -235,6 +254,17 @@ export function buildRegistryProcess(
       critical: false,
       status: () => (network.listenAddresses().length > 0 ? 'Up' : 'Down'),
     });
+    if (config.registry.peers.length > 0) {
+      health.register({
+        id: 'replication',
+        name: 'registry replication',
+        description:
+          'State hash of the latest epoch against the other registries; Down while it disagrees with their majority (requests are refused until repaired)',
+        critical: false,
+        // Not yet confirmed (peers down or behind) is not a fault: only a known divergence is.
+        status: () => (registry.replication.diverged() ? 'Down' : 'Up'),
+      });
+    }
     if (registry.api) {
       health.register({
         id: 'proof-api',
@@ -291,6 +321,14 @@ export function buildRegistryProcess(
   return { start, stop, health, endpoints: () => ({ ...endpoints }), node: () => node };
 }
 
+/** `registry.peers` (multiaddrs ending in /p2p/<peer id>) as the replication's peer list. */
+export function registryPeers(addresses: readonly string[]): RegistryPeer[] {
+  return addresses.map((address) => ({
+    address,
+    peerId: address.slice(address.lastIndexOf('/p2p/') + '/p2p/'.length),
+  }));
+}
+
 /**
  * The store, with its miss and response writes reported to the metrics (inside transactions
  * too). Reads and every other write pass through untouched.
@@ -313,6 +351,16 @@ function observeStore(store: RegistryStore, metrics: NodeMetrics): RegistryStore
   ): OperatorTaskResponsesRepository =>
     new Proxy(repository, {
       get(target, property, receiver) {
+        if (property === 'recordMany') {
+          const recordMany: OperatorTaskResponsesRepository['recordMany'] = async (inputs) => {
+            const result = await target.recordMany(inputs);
+            for (const input of inputs) {
+              metrics.recordResponse(input.outcome === 'signed' ? 'signed' : 'refused');
+            }
+            return result;
+          };
+          return recordMany;
+        }
         if (property !== 'record') return Reflect.get(target, property, receiver);
         const record: OperatorTaskResponsesRepository['record'] = async (input) => {
           const result = await target.record(input);

@@ -152,6 +152,45 @@ describe('proof API on the queue', () => {
     expect(malformed.statusCode).toBe(400);
   });
 
+  test('behavior: while the epochs catch up with the chain, a request is 503 NOT_READY with Retry-After; nothing stored; accepted once caught up', async () => {
+    let behind: { advancedEpoch: number; chainEpoch: number } | undefined = {
+      advancedEpoch: 1,
+      chainEpoch: 3,
+    };
+    const catching = await rig.start('catching-up', { epochs: { catchingUp: () => behind } });
+    const catchingApi = createRegistryApi({
+      aggregator: catching.aggregator,
+      store,
+      network: { peerId: 'registry-C' } as unknown as Network,
+      log: rig.log,
+    });
+    try {
+      const refused = await catchingApi.server.inject({
+        method: 'POST',
+        url: '/v1/proofs',
+        headers: { 'content-type': 'application/json' },
+        payload: JSON.stringify(body(7)),
+      });
+      expect(refused.statusCode).toBe(503);
+      expect(refused.headers['retry-after']).toBe('2');
+      expect(refused.json()).toMatchObject({
+        error: {
+          code: 'NOT_READY',
+          message: expect.stringContaining(
+            'catching up with the chain’s epochs (epoch 1 advanced; the chain is at epoch 3)',
+          ),
+        },
+      });
+      expect(await store.tasks.listByStatus('pending', { limit: 100 })).toEqual([]);
+      behind = undefined;
+      const accepted = await catching.request(rig.query(7));
+      expect(accepted.created).toBe(true);
+    } finally {
+      await catchingApi.server.close();
+      await catching.aggregator.stop();
+    }
+  });
+
   test('behavior: a node without a webhook sender refuses callback URLs, naming the field', async () => {
     const bare = await rig.start('bare', { withoutWebhooks: true });
     await expect(

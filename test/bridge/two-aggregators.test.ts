@@ -71,8 +71,9 @@ describe('two aggregators on one Postgres', () => {
     const baseline = await chainBaseline(bed);
     const a = await rig.start('A', {
       store: await openStore(rig.clock),
-      // Dies once both tasks have a signature stored: both are mid-collection.
-      onCall: crashAt(at('operatorResponses.record', 'after'), 2),
+      // Dies as the second answer arrives (the first is buffered, not stored): both tasks are
+      // mid-collection, neither complete.
+      onCall: crashAt(at('response', 'before'), 2),
     });
     const b = await rig.start('B', { store: await openStore(rig.clock) });
     const deliveries = {

@@ -20,6 +20,7 @@ import { createBehaviour, type OperatorBehaviourSpec } from '../../src/operator/
 import { createOperatorNode, type OperatorNode } from '../../src/operator/operator-node.ts';
 import type { Chains, StateChain } from '../../src/ports/chain.ts';
 import type { Network } from '../../src/ports/network.ts';
+import type { RejectionReporter } from '../../src/ports/rejections.ts';
 import { createRegistryNode, type RegistryNode } from '../../src/registry/registry-node.ts';
 import type { RegistryStore } from '../../src/store/registry/registry-store.ts';
 
@@ -107,6 +108,8 @@ export async function startCluster(options: {
   aggregator?: AggregatorOptions;
   epochLengthBlocks?: bigint;
   blockIntervalMs?: number;
+  /** Where the nodes report refused messages (e.g. a NodeMetrics' recordRejection). */
+  reportRejection?: { registry?: RejectionReporter; operators?: RejectionReporter };
 }): Promise<Cluster> {
   const testbed = await startTestbed({
     stateChainIds: [STATE_CHAIN_ID],
@@ -196,6 +199,9 @@ export async function startCluster(options: {
           secp256k1,
           log,
           consumers,
+          ...(options.reportRejection?.registry
+            ? { reportRejection: options.reportRejection.registry }
+            : {}),
         },
         {
           confirmations: 2n,
@@ -236,6 +242,9 @@ export async function startCluster(options: {
           secp256k1,
           log,
           ...(op.spec.behaviour ? { behaviour: createBehaviour(op.spec.behaviour) } : {}),
+          ...(options.reportRejection?.operators
+            ? { reportRejection: options.reportRejection.operators }
+            : {}),
         },
         {
           operatorAddress: op.address,

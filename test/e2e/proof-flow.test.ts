@@ -79,10 +79,14 @@ describe('proof flow over libp2p TCP', () => {
     for (const index of HONEST)
       expect(signers.has(cluster.operators[index]?.address as `0x${string}`)).toBe(true);
     expect(signers.has(cluster.operators[REFUSER]?.address as `0x${string}`)).toBe(false);
-    const refusal = await cluster.registryStore.operatorResponses.get(
-      proof.taskId,
-      cluster.operators[REFUSER]?.address as `0x${string}`,
+    // Answers that arrive after the completion are written when the collection ends.
+    const refuser = cluster.operators[REFUSER]?.address as `0x${string}`;
+    await cluster.waitFor(
+      async () =>
+        (await cluster.registryStore.operatorResponses.get(proof.taskId, refuser)) !== undefined,
+      'the refusal to be stored',
     );
+    const refusal = await cluster.registryStore.operatorResponses.get(proof.taskId, refuser);
     expect(refusal).toMatchObject({ outcome: 'refused', refusalReason: 'valueMismatch' });
   });
 
@@ -190,7 +194,17 @@ describe('proof flow over libp2p TCP', () => {
       const accepted = await submitProofRequest(cluster.apiUrl, request);
       expect(accepted.created).toBe(true);
       const again = await submitProofRequest(cluster.apiUrl, request);
-      expect(again).toMatchObject({ taskId: accepted.taskId, created: false });
+      if (again.taskId === accepted.taskId) {
+        expect(again.created).toBe(false);
+      } else {
+        // The same request is the same task only within one epoch (the epoch is in the task
+        // id): on a loaded machine the two submissions can straddle an epoch boundary.
+        const [first, second] = await Promise.all([
+          getProof(cluster.apiUrl, accepted.taskId),
+          getProof(cluster.apiUrl, again.taskId),
+        ]);
+        expect(second.epoch).toBeGreaterThan(first.epoch);
+      }
       await cluster.waitFor(async () => {
         const proof = await getProof(cluster.apiUrl, accepted.taskId);
         return proof.deliveries.every((delivery) => delivery.status === 'delivered');
@@ -198,8 +212,11 @@ describe('proof flow over libp2p TCP', () => {
       const proof = await getProof(cluster.apiUrl, accepted.taskId);
       expect(proof.status).toBe('completed');
       expect(proof.deliveries.map((d) => d.kind).sort()).toEqual(['chain', 'webhook']);
-      expect(received).toHaveLength(1);
-      expect(JSON.parse(received[0]?.body ?? '{}')).toMatchObject({
+      const forTask = received.filter(
+        (r) => (JSON.parse(r.body) as { taskId?: string }).taskId === accepted.taskId,
+      );
+      expect(forTask).toHaveLength(1);
+      expect(JSON.parse(forTask[0]?.body ?? '{}')).toMatchObject({
         taskId: accepted.taskId,
         status: 'completed',
         proof: { signatureData: proof.proof?.signatureData },

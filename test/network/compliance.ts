@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import {
+  type ConnectionGate,
   type GossipHandler,
   type GossipMessage,
   type GossipVerdict,
@@ -9,6 +10,7 @@ import {
   TOPICS,
 } from '../../src/ports/network.ts';
 import { MessageTooLargeError, NetworkError } from '../../src/ports/network-errors.ts';
+import type { Rejection } from '../../src/ports/rejections.ts';
 
 /**
  * One behavioural suite for every Network adapter (libp2p over TCP, libp2p in memory, and the
@@ -464,6 +466,222 @@ export function describeNetworkCompliance(name: string, factory: NetworkHarnessF
           harness,
           caller.request(server.peerId, PROTOCOL, new Uint8Array(1), REQUEST),
           ['PEER_UNREACHABLE'],
+        );
+      });
+    });
+
+    describe('connection gate', () => {
+      /** A gate refusing the peers in `refused` outright and (peer, channel) pairs in `muted`. */
+      function testGate() {
+        const refused = new Set<string>();
+        const muted = new Set<string>();
+        const rejections: Rejection[] = [];
+        const gate: ConnectionGate = {
+          refusePeer: (peer) => (refused.has(peer) ? 'blacklisted' : undefined),
+          refuseMessage: (peer, channel) =>
+            refused.has(peer)
+              ? 'blacklisted'
+              : muted.has(`${peer} ${channel}`)
+                ? 'rate_limited'
+                : undefined,
+          isRefused: (peer) => refused.has(peer),
+          onRejected: (rejection) => rejections.push(rejection),
+        };
+        return { gate, refused, muted, rejections };
+      }
+
+      test('behavior: a refused peer cannot connect, inbound or outbound; others can', async () => {
+        const [guarded, banned, other] = (await harness.createPeers(3)) as [
+          Network,
+          Network,
+          Network,
+        ];
+        const { gate, refused } = testGate();
+        refused.add(banned.peerId);
+        guarded.setConnectionGate(gate);
+
+        // Inbound: libp2p's dialer may finish its handshake before the gated side closes, so the
+        // dial may appear to succeed; either way no connection remains.
+        const inbound = await harness
+          .complete(banned.dial(guarded.listenAddresses()[0] as string))
+          .then(
+            () => undefined,
+            (error: unknown) => error,
+          );
+        if (inbound !== undefined) expect((inbound as NetworkError).code).toBe('PEER_UNREACHABLE');
+        await harness.waitFor(
+          () =>
+            !banned.connectedPeers().includes(guarded.peerId) &&
+            !guarded.connectedPeers().includes(banned.peerId),
+          'no connection between the guarded and the banned peer',
+        );
+        // Outbound: refused before dialling.
+        await expectNetworkError(harness, guarded.dial(banned.listenAddresses()[0] as string), [
+          'PEER_UNREACHABLE',
+        ]);
+        await connect(other, guarded);
+        await harness.settle();
+        expect(guarded.connectedPeers()).toEqual([other.peerId]);
+      });
+
+      test('behavior: after a hang-up the gate keeps a newly banned peer out, and admits it once lifted', async () => {
+        const [guarded, peer] = (await harness.createPeers(2)) as [Network, Network];
+        const { gate, refused } = testGate();
+        guarded.setConnectionGate(gate);
+        await connect(peer, guarded);
+
+        refused.add(peer.peerId);
+        await harness.complete(guarded.hangUp(peer.peerId));
+        await harness.waitFor(() => guarded.connectedPeers().length === 0, 'disconnected');
+        await harness
+          .complete(peer.dial(guarded.listenAddresses()[0] as string))
+          .catch(() => undefined);
+        await harness.waitFor(
+          () => !guarded.connectedPeers().includes(peer.peerId),
+          'the banned peer did not get back in',
+        );
+        await expectNetworkError(
+          harness,
+          peer.request(guarded.peerId, PROTOCOL, text.encode('x'), REQUEST),
+          ['PEER_UNREACHABLE', 'REQUEST_FAILED', 'NO_HANDLER'],
+        );
+
+        refused.delete(peer.peerId);
+        await connect(guarded, peer);
+      });
+
+      test('behavior: refusePeer is asked per connection, not per message (a refusal is counted once)', async () => {
+        const [server, caller] = (await harness.createPeers(2)) as [Network, Network];
+        const { gate } = testGate();
+        let peerChecks = 0;
+        let messageChecks = 0;
+        server.setConnectionGate({
+          ...gate,
+          refusePeer: (peer) => {
+            if (peer === caller.peerId) peerChecks++;
+            return gate.refusePeer(peer);
+          },
+          refuseMessage: (peer, channel) => {
+            if (peer === caller.peerId) messageChecks++;
+            return gate.refuseMessage(peer, channel);
+          },
+        });
+        await harness.complete(
+          server.handle(PROTOCOL, async (request) => request.data, {
+            maxRequestBytes: MAX_REQUEST_BYTES,
+          }),
+        );
+        await connect(caller, server);
+        await harness.settle();
+        const checksWhenConnected = peerChecks;
+        for (let index = 0; index < 3; index++) {
+          await harness.complete(
+            caller.request(server.peerId, PROTOCOL, text.encode(`m${index}`), REQUEST),
+          );
+        }
+        expect(messageChecks).toBe(3);
+        expect(peerChecks).toBe(checksWhenConnected);
+      });
+
+      test('behavior: a request the gate refuses never reaches the handler; other callers are served', async () => {
+        const [server, muted, honest] = (await harness.createPeers(3)) as [
+          Network,
+          Network,
+          Network,
+        ];
+        const { gate, muted: mutedPairs } = testGate();
+        server.setConnectionGate(gate);
+        const callers: string[] = [];
+        await harness.complete(
+          server.handle(
+            PROTOCOL,
+            async (request) => {
+              callers.push(request.from);
+              return request.data;
+            },
+            { maxRequestBytes: MAX_REQUEST_BYTES },
+          ),
+        );
+        await connect(muted, server);
+        await connect(honest, server);
+        mutedPairs.add(`${muted.peerId} ${PROTOCOL}`);
+
+        await expectNetworkError(
+          harness,
+          muted.request(server.peerId, PROTOCOL, text.encode('x'), REQUEST),
+          ['REQUEST_FAILED'],
+        );
+        const answer = await harness.complete(
+          honest.request(server.peerId, PROTOCOL, text.encode('ok'), REQUEST),
+        );
+        expect(decode(answer)).toBe('ok');
+        expect(callers).toEqual([honest.peerId]);
+      });
+
+      test('behavior: gossip from an author the gate refuses on that topic is dropped; others pass', async () => {
+        const [subscriber, muted, honest] = (await harness.createPeers(3)) as [
+          Network,
+          Network,
+          Network,
+        ];
+        const { gate, muted: mutedPairs } = testGate();
+        subscriber.setConnectionGate(gate);
+        await connect(muted, subscriber);
+        await connect(honest, subscriber);
+        const recorder = recordingHandler();
+        subscriber.subscribe(TOPIC, recorder.handler, { maxMessageBytes: MAX_MESSAGE_BYTES });
+        muted.subscribe(TOPIC, () => 'accept', { maxMessageBytes: MAX_MESSAGE_BYTES });
+        honest.subscribe(TOPIC, () => 'accept', { maxMessageBytes: MAX_MESSAGE_BYTES });
+        await harness.waitFor(
+          () => subscriber.topicPeers(TOPIC).length === 2,
+          'the subscriber sees both publishers',
+        );
+        await harness.waitFor(
+          () =>
+            muted.topicPeers(TOPIC).includes(subscriber.peerId) &&
+            honest.topicPeers(TOPIC).includes(subscriber.peerId),
+          'both publishers see the subscriber',
+        );
+        await harness.settle();
+        mutedPairs.add(`${muted.peerId} ${TOPIC}`);
+
+        await harness.complete(muted.publish(TOPIC, text.encode('flood')));
+        await harness.complete(honest.publish(TOPIC, text.encode('honest')));
+        await harness.waitFor(() => recorder.seen.length > 0, 'the honest message arrived');
+        await harness.settle();
+        expect(recorder.seenTexts()).toEqual(['honest']);
+      });
+
+      test('behavior: oversize requests and gossip are reported to the gate as oversize', async () => {
+        const [server, caller] = (await harness.createPeers(2)) as [Network, Network];
+        const { gate, rejections } = testGate();
+        server.setConnectionGate(gate);
+        await harness.complete(
+          server.handle(PROTOCOL, async (request) => request.data, {
+            maxRequestBytes: MAX_REQUEST_BYTES,
+          }),
+        );
+        server.subscribe(TOPIC, () => 'accept', { maxMessageBytes: MAX_MESSAGE_BYTES });
+        caller.subscribe(TOPIC, () => 'accept', { maxMessageBytes: 4 * MAX_MESSAGE_BYTES });
+        await connect(caller, server);
+        await harness.waitFor(
+          () => caller.topicPeers(TOPIC).includes(server.peerId),
+          'the caller sees the server subscribed',
+        );
+        await harness.settle();
+
+        await expectNetworkError(
+          harness,
+          caller.request(server.peerId, PROTOCOL, new Uint8Array(MAX_REQUEST_BYTES + 1), REQUEST),
+          ['REQUEST_FAILED', 'MESSAGE_TOO_LARGE'],
+        );
+        await harness.complete(caller.publish(TOPIC, new Uint8Array(MAX_MESSAGE_BYTES + 1)));
+        await harness.waitFor(() => rejections.length >= 2, 'both rejections reported');
+        expect(rejections).toEqual(
+          expect.arrayContaining([
+            { reason: 'oversize', channel: PROTOCOL, peer: caller.peerId },
+            { reason: 'oversize', channel: TOPIC, peer: caller.peerId },
+          ]),
         );
       });
     });

@@ -284,9 +284,18 @@ describe('epoch advancer', () => {
     );
 
     advancer = newAdvancer();
+    // Catching up until it reached the head's epoch (the aggregator refuses requests meanwhile).
+    const catchUpSeen: unknown[] = [];
+    advancer.onEpochAdvanced(() => catchUpSeen.push(advancer.catchingUp()));
     await advancer.start();
     expect(advancer.currentEpoch()).toBe(e0 + 3);
+    expect(advancer.catchingUp()).toMatchObject({ advancedEpoch: e0 + 3 });
     await withTimeout(advancer.waitForEpoch(e0 + 6), `epoch ${e0 + 6}`);
+    expect(catchUpSeen).toEqual([
+      { advancedEpoch: e0 + 4, chainEpoch: e0 + 6 },
+      { advancedEpoch: e0 + 5, chainEpoch: e0 + 6 },
+      undefined,
+    ]);
 
     expect(advanced.slice(downAt).map((entry) => [entry.epoch, entry.applied])).toEqual([
       [e0 + 4, true],

@@ -5,6 +5,7 @@ import { unsuspendOperator } from '../../src/registry/admin.ts';
 import { UnknownOperatorError } from '../../src/registry/errors.ts';
 import { createHealthService } from '../../src/registry/health-service.ts';
 import type { OperatorEventWatcherHealth } from '../../src/registry/operator-event-watcher.ts';
+import { epochStateHash } from '../../src/registry/state-hash.ts';
 import { createSyncService } from '../../src/registry/sync-service.ts';
 import type { RegistryStore } from '../../src/store/registry/registry-store.ts';
 import { createTestClock, createTestLogger, newKey, openTestStore } from './support.ts';
@@ -95,6 +96,27 @@ describe('sync service', () => {
       'active',
     ]);
     expect(answer.operators).toHaveLength((await store.operators.list()).length);
+    const snapshot = answer.latestEpoch?.operators ?? [];
+    expect(answer.stateHash).toBe(
+      epochStateHash({ ...state, epoch: 2, startBlock: 25n }, snapshot),
+    );
+  });
+
+  test('behavior: a request with a state hash (a registry comparing) gets exactly that epoch', async () => {
+    const latest = await sync().answer('somePeer', { fromEpoch: 0, stateHash: null });
+    const asked = (latest.latestEpoch?.epoch ?? 1) - 1;
+    const answer = await sync().answer('otherRegistry', {
+      fromEpoch: asked,
+      stateHash: `0x${'00'.repeat(32)}`,
+    });
+    expect(answer.latestEpoch?.epoch).toBe(asked);
+    expect(answer.stateHash).not.toBe(latest.stateHash);
+    const beyond = await sync().answer('otherRegistry', {
+      fromEpoch: 99,
+      stateHash: `0x${'00'.repeat(32)}`,
+    });
+    expect(beyond.latestEpoch?.epoch).toBe(latest.latestEpoch?.epoch);
+    expect(beyond.stateHash).toBe(latest.stateHash);
   });
 });
 
@@ -143,7 +165,10 @@ describe('admin: unsuspendOperator', () => {
   test('behavior: a suspended operator returns to its status for the current epoch, missing reset', async () => {
     const operator = await seed('active');
     for (let miss = 0; miss < 5; miss++) {
-      await store.operators.recordMiss(operator.address, { suspendAtMisses: 5 });
+      await store.operators.recordMiss(operator.address, {
+        suspendAtMisses: 5,
+        taskId: `0x${(miss + 1).toString(16).padStart(64, '0')}`,
+      });
     }
     expect(await store.operators.get(operator.address)).toMatchObject({
       status: 'suspended',

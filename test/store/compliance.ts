@@ -5,6 +5,7 @@ import { describeEpochAdvance } from './compliance/epoch-advance.ts';
 import { describeExactNumbers } from './compliance/exact-numbers.ts';
 import { describeInputValidation } from './compliance/input-validation.ts';
 import { describeMigrations } from './compliance/migrations.ts';
+import { describeOperatorFacts } from './compliance/operator-facts.ts';
 import { describeOperatorRepositories } from './compliance/operator-repositories.ts';
 import { describeQueue } from './compliance/queue.ts';
 import { describeRegistryRepositories } from './compliance/registry-repositories.ts';
@@ -91,5 +92,6 @@ export function describeStoreCompliance(name: string, createHarness: StoreHarnes
     describeRegistryRepositories(context);
     describeOperatorRepositories(context);
     describeQueue(context);
+    describeOperatorFacts(context);
   });
 }

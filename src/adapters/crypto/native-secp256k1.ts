@@ -10,6 +10,11 @@ import {
   privateKeyBytes,
   serializeSignature,
 } from '../../crypto/signature-encoding.ts';
+import { createAddressCache } from './address-cache.ts';
+import { parseSignatureFast, strictHexBytes } from './fast-signature-bytes.ts';
+
+/** Enough for every operator of a large network and their rotated keys. */
+const ADDRESS_CACHE_ENTRIES = 4096;
 
 /**
  * The fast path: libsecp256k1 through the `secp256k1` package's native bindings. We load
@@ -18,6 +23,7 @@ import {
  */
 export function createNativeSecp256k1(): Secp256k1 {
   const native = createRequire(import.meta.url)('secp256k1/bindings.js') as typeof Secp256k1Library;
+  const addresses = createAddressCache({ maxEntries: ADDRESS_CACHE_ENTRIES });
   return {
     implementation: 'native',
     sign(digest: Hex, privateKey: Hex): Hex {
@@ -29,15 +35,17 @@ export function createNativeSecp256k1(): Secp256k1 {
       return serializeSignature(signature, recid);
     },
     recoverAddress(digest: Hex, signature: Hex): Address {
-      const hash = digestBytes(digest);
-      const parsed = parseSignature(signature);
+      // The fast parsers accept exactly what the reference ones do; on anything else the
+      // reference parser runs and throws its precise error.
+      const hash = strictHexBytes(digest, 32) ?? digestBytes(digest);
+      const parsed = parseSignatureFast(signature) ?? parseSignature(signature);
       let publicKey: Uint8Array;
       try {
         publicKey = native.ecdsaRecover(parsed.compact, parsed.recoveryBit, hash, false);
       } catch (error) {
         throw new SignatureRecoveryError({ cause: error });
       }
-      return addressFromPublicKey(publicKey);
+      return addresses.addressOf(publicKey);
     },
     addressOf(privateKey: Hex): Address {
       return addressFromPublicKey(native.publicKeyCreate(privateKeyBytes(privateKey), false));

@@ -91,6 +91,8 @@ export function createRegistryApi(
       return reply.code(outcome.created ? 202 : 200).send(toJson(outcome));
     } catch (error) {
       if (error instanceof ProofRequestError) {
+        if (error.retryAfterSec !== undefined)
+          reply.header('retry-after', String(error.retryAfterSec));
         return sendError(reply, STATUS_BY_CODE[error.code], error.code, error.message, error.field);
       }
       throw error;

@@ -43,16 +43,27 @@ export class SpottedApiError extends Error {
   readonly status: number;
   readonly code: string;
   readonly field: string | undefined;
+  /** The `Retry-After` seconds of a refusal that passes by itself (503 NOT_READY, OVERLOADED). */
+  readonly retryAfterSec: number | undefined;
   constructor(
     status: number,
     body: { error?: { code?: string; message?: string; field?: string } },
+    retryAfterSec?: number,
   ) {
     super(body.error?.message ?? `HTTP ${status}`);
     this.name = 'SpottedApiError';
     this.status = status;
     this.code = body.error?.code ?? 'HTTP_ERROR';
     this.field = body.error?.field;
+    this.retryAfterSec = retryAfterSec;
   }
+}
+
+/** `Retry-After` in seconds (the delta-seconds form the registry sends), if any. */
+function retryAfterOf(response: Response): number | undefined {
+  const header = response.headers.get('retry-after');
+  if (header === null || !/^\d{1,6}$/.test(header.trim())) return undefined;
+  return Number(header.trim());
 }
 
 export interface ProofRequest {
@@ -70,7 +81,7 @@ export interface ProofRequest {
 async function call<T>(url: string, init?: RequestInit): Promise<T> {
   const response = await fetch(url, init);
   const body = (await response.json()) as T & { error?: { code?: string; message?: string } };
-  if (!response.ok) throw new SpottedApiError(response.status, body);
+  if (!response.ok) throw new SpottedApiError(response.status, body, retryAfterOf(response));
   return body;
 }
 

@@ -37,6 +37,20 @@ describe('node metrics', () => {
     expect(after.get('spotted_operator_suspensions_total')).toBe(1);
   });
 
+  test('behavior: rejections are counted by reason and channel', async () => {
+    const metrics = createNodeMetrics({ processMetrics: false });
+    metrics.recordRejection({ reason: 'oversize', channel: '/spotted/response/1', peer: 'p' });
+    metrics.recordRejection({ reason: 'oversize', channel: '/spotted/response/1', peer: 'q' });
+    metrics.recordRejection({ reason: 'blacklisted', channel: 'connection', peer: 'p' });
+    const after = samples(await metrics.render());
+    expect(
+      after.get('spotted_rejected_messages_total{reason="oversize",channel="/spotted/response/1"}'),
+    ).toBe(2);
+    expect(
+      after.get('spotted_rejected_messages_total{reason="blacklisted",channel="connection"}'),
+    ).toBe(1);
+  });
+
   test('behavior: gauges read their sources at scrape time', async () => {
     const metrics = createNodeMetrics({ processMetrics: false, avsName: 'spotted-test' });
     let peers = 2;
@@ -61,6 +75,19 @@ describe('node metrics', () => {
     peers = 5;
     scraped = samples(await metrics.render());
     expect(scraped.get('spotted_peers')).toBe(5);
+  });
+
+  test('behavior: the registry replication gauges read the replication at scrape time', async () => {
+    const metrics = createNodeMetrics({ processMetrics: false, avsName: 'spotted-test' });
+    const view = { divergencesDetected: 0, divergencesRepaired: 0, diverged: false };
+    metrics.bind({ replication: () => ({ ...view }) });
+    let scraped = samples(await metrics.render());
+    expect(scraped.get('spotted_registry_diverged')).toBe(0);
+    Object.assign(view, { divergencesDetected: 2, divergencesRepaired: 1, diverged: true });
+    scraped = samples(await metrics.render());
+    expect(scraped.get('spotted_registry_divergences_detected')).toBe(2);
+    expect(scraped.get('spotted_registry_divergences_repaired')).toBe(1);
+    expect(scraped.get('spotted_registry_diverged')).toBe(1);
   });
 
   test('behavior: the chains decorator times every call with the EigenLayer RPC labels', async () => {

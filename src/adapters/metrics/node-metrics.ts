@@ -1,4 +1,5 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { Rejection } from '../../ports/rejections.ts';
 
 /**
  * Prometheus metrics of one node (prom-client, a registry per node, never the global one).
@@ -32,6 +33,18 @@ export interface MetricSources {
   queueDepths(): Readonly<Record<string, number>> | Promise<Readonly<Record<string, number>>>;
   /** Registry only: every operator's status and counters. */
   operators(): Promise<readonly OperatorCountersView[]>;
+  /** Registry with peers only: state-hash divergences with the other registries. */
+  replication(): ReplicationView;
+}
+
+/** A registry's state-hash comparison with the other registries (src/registry/README.md). */
+export interface ReplicationView {
+  divergencesDetected: number;
+  divergencesRepaired: number;
+  /** Disagrees with the majority right now (not repaired yet). */
+  diverged: boolean;
+  /** Operator facts pulled from the other registries that were new here (since start). */
+  factsMerged?: number;
 }
 
 export interface NodeMetrics {
@@ -41,6 +54,11 @@ export interface NodeMetrics {
   recordResponse(outcome: ResponseOutcome): void;
   /** The registry counted a miss against an operator; `suspended` when it suspended it. */
   recordMiss(suspended: boolean): void;
+  /**
+   * A message or connection refused (hostile or over-limit input), from the network's gate or a
+   * handler; a RejectionReporter, so node code can be handed this method.
+   */
+  recordRejection(rejection: Rejection): void;
   /** One chain RPC call through the Chains port. */
   recordRpcRequest(method: string, clientVersion: string, durationSeconds: number): void;
   /** Binds (or rebinds) the scrape-time sources. */
@@ -91,6 +109,13 @@ export function createNodeMetrics(options: NodeMetricsOptions = {}): NodeMetrics
   });
   for (const outcome of ['signed', 'refused'] as const) responses.inc({ outcome }, 0);
 
+  const rejections = new Counter({
+    name: 'spotted_rejected_messages_total',
+    help: 'Messages and connections refused, by reason (src/ports/rejections.ts) and channel (protocol, topic or connection).',
+    labelNames: ['reason', 'channel'] as const,
+    registers: [registry],
+  });
+
   const misses = new Counter({
     name: 'spotted_operator_misses_total',
     help: 'Misses the registry counted against operators (no answer in time, invalid signature).',
@@ -123,6 +148,36 @@ export function createNodeMetrics(options: NodeMetricsOptions = {}): NodeMetrics
     collect() {
       this.set(sources.epoch?.() ?? -1);
     },
+  });
+
+  const replication = (pick: (view: ReplicationView) => number) =>
+    function (this: Gauge) {
+      const view = sources.replication?.();
+      if (view !== undefined) this.set(pick(view));
+    };
+  new Gauge({
+    name: 'spotted_registry_divergences_detected',
+    help: 'Epochs whose state hash this registry found to differ from the registries’ majority (since start).',
+    registers: [registry],
+    collect: replication((view) => view.divergencesDetected),
+  });
+  new Gauge({
+    name: 'spotted_registry_divergences_repaired',
+    help: 'Divergent epochs this registry repaired from the majority (since start).',
+    registers: [registry],
+    collect: replication((view) => view.divergencesRepaired),
+  });
+  new Gauge({
+    name: 'spotted_registry_facts_merged',
+    help: 'Operator facts (misses, successes, unsuspends) pulled from the other registries that were new here (since start).',
+    registers: [registry],
+    collect: replication((view) => view.factsMerged ?? 0),
+  });
+  new Gauge({
+    name: 'spotted_registry_diverged',
+    help: '1 while this registry disagrees with the registries’ majority and refuses requests, else 0.',
+    registers: [registry],
+    collect: replication((view) => (view.diverged ? 1 : 0)),
   });
 
   const operatorGauges = {
@@ -179,6 +234,10 @@ export function createNodeMetrics(options: NodeMetricsOptions = {}): NodeMetrics
     recordMiss(suspended) {
       misses.inc();
       if (suspended) suspensions.inc();
+    },
+    recordRejection(rejection) {
+      // Labels are bounded: reasons are a fixed list, channels our protocols and topics.
+      rejections.inc({ reason: rejection.reason, channel: rejection.channel });
     },
     recordRpcRequest(method, clientVersion, durationSeconds) {
       const labels = { method, client_version: clientVersion, avs_name: avsName };

@@ -1,5 +1,5 @@
 import { type Message, type TopicValidatorFn, TopicValidatorResult } from '@libp2p/gossipsub';
-import type { GossipHandler, GossipVerdict, Topic } from '../../ports/network.ts';
+import type { ConnectionGate, GossipHandler, GossipVerdict, Topic } from '../../ports/network.ts';
 import type { Deadlines } from './deadlines.ts';
 
 /**
@@ -24,18 +24,45 @@ export interface TopicValidatorArgs {
   deadlines: Deadlines;
   /** Aborted when the network stops: pending judgements end as `ignore`. */
   stopSignal: AbortSignal;
+  /** The node's admission policy at the time of the message, if any. */
+  gate?: () => ConnectionGate | undefined;
   onHandlerError: (topic: Topic, error: unknown) => void;
 }
 
 export function createTopicValidator(args: TopicValidatorArgs): TopicValidatorFn {
-  return async (_propagationSource, message) => TOPIC_VALIDATOR_RESULT[await judge(args, message)];
+  return async (propagationSource, message) =>
+    TOPIC_VALIDATOR_RESULT[await judge(args, propagationSource.toString(), message)];
 }
 
-async function judge(args: TopicValidatorArgs, message: Message): Promise<GossipVerdict> {
+async function judge(
+  args: TopicValidatorArgs,
+  forwarder: string,
+  message: Message,
+): Promise<GossipVerdict> {
+  const gate = args.gate?.();
   // Oversize messages are rejected unseen: the handler never decodes them.
-  if (message.data.length > args.maxMessageBytes) return 'reject';
+  if (message.data.length > args.maxMessageBytes) {
+    gate?.onRejected({
+      reason: 'oversize',
+      channel: args.topic,
+      peer: message.type === 'signed' ? message.from.toString() : forwarder,
+    });
+    return 'reject';
+  }
   // StrictSign already refuses unsigned messages; without a signed author there is no `from`.
   if (message.type !== 'signed') return 'reject';
+  if (gate !== undefined) {
+    const author = message.from.toString();
+    // A refused forwarder should not be connected at all: its messages cost it score (uncounted:
+    // its connection attempt was). A refused author's message is dropped and counted once, by
+    // `refuseMessage`, and rejected only when the author handed it over itself: an honest
+    // forwarder of it is not blamed.
+    if (author !== forwarder && gate.isRefused(forwarder)) return 'reject';
+    const refusal = gate.refuseMessage(author, args.topic);
+    // Over-rate is not invalid: the author (a registry publishing a burst) loses no score.
+    if (refusal !== undefined)
+      return author === forwarder && refusal !== 'rate_limited' ? 'reject' : 'ignore';
+  }
 
   const deadline = args.deadlines.start(
     args.handlerTimeoutMs,

@@ -10,6 +10,7 @@ import { tcp } from '@libp2p/tcp';
 import { multiaddr } from '@multiformats/multiaddr';
 import { createLibp2p } from 'libp2p';
 import {
+  type ConnectionGate,
   type Network,
   type PeerEvents,
   type PeerId,
@@ -28,7 +29,13 @@ import {
   type Libp2pNetworkOptions,
   type Libp2pRequestOptions,
 } from './options.ts';
+import { SPOTTED_SCORE_PARAMS, SPOTTED_SCORE_THRESHOLDS } from './peer-scoring.ts';
 import { createRequestStreamHandler, sendRequest } from './request-response.ts';
+
+/** The gate the node installed, read by libp2p's connection gater on every connection. */
+interface GateHolder {
+  gate: ConnectionGate | undefined;
+}
 
 type Services = { pubsub: GossipSub; identify: Identify };
 
@@ -51,6 +58,9 @@ export async function createLibp2pNetwork(options: Libp2pNetworkOptions): Promis
   const privateKey: PrivateKey = options.privateKey ?? (await generateKeyPair('Ed25519'));
   const selfId = peerIdFromPrivateKey(privateKey);
   const listen = options.listenAddresses ?? defaultListenAddresses(options.transport, selfId);
+  const gateHolder: GateHolder = { gate: undefined };
+  const refused = (peer: Libp2pPeerId): boolean =>
+    gateHolder.gate?.refusePeer(peer.toString()) !== undefined;
 
   const node: Libp2p<Services> = await createLibp2p<Services>({
     start: false,
@@ -60,6 +70,13 @@ export async function createLibp2pNetwork(options: Libp2pNetworkOptions): Promis
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     connectionManager: { dialTimeout: options.dialTimeoutMs ?? DEFAULT_DIAL_TIMEOUT_MS },
+    // The node's ConnectionGate, asked once the remote peer id is authenticated (Noise) on
+    // inbound connections and before dialling out.
+    connectionGater: {
+      denyDialPeer: refused,
+      denyInboundEncryptedConnection: refused,
+      denyInboundUpgradedConnection: refused,
+    },
     services: {
       identify: identify(),
       pubsub: gossipsub({
@@ -74,10 +91,13 @@ export async function createLibp2pNetwork(options: Libp2pNetworkOptions): Promis
         fallbackToFloodsub: false,
         heartbeatInterval: gossipOptions.heartbeatIntervalMs,
         maxInboundDataLength: gossipOptions.maxRpcBytes,
+        // Rejected messages cost their sender score; see peer-scoring.ts for the tuning.
+        scoreParams: SPOTTED_SCORE_PARAMS,
+        scoreThresholds: SPOTTED_SCORE_THRESHOLDS,
       }),
     },
   });
-  return createNetwork(node, selfId, gossipOptions, requestOptions);
+  return createNetwork(node, selfId, gossipOptions, requestOptions, gateHolder);
 }
 
 function defaultListenAddresses(
@@ -92,6 +112,7 @@ function createNetwork(
   selfId: Libp2pPeerId,
   gossipOptions: Libp2pGossipOptions,
   requestOptions: Libp2pRequestOptions,
+  gateHolder: GateHolder,
 ): Network {
   const log = node.logger.forComponent('spotted:network');
   const deadlines = createDeadlines();
@@ -163,13 +184,38 @@ function createNetwork(
           cause: error,
         });
       }
+      const targetPeer = target.getComponents().find((c) => c.name === 'p2p')?.value;
+      const refusal =
+        targetPeer === undefined ? undefined : gateHolder.gate?.refusePeer(targetPeer);
+      if (refusal !== undefined) {
+        throw new NetworkError(
+          'PEER_UNREACHABLE',
+          `${address} is refused by the gate (${refusal})`,
+        );
+      }
       const signal =
         dialOptions?.signal === undefined
           ? stopController.signal
           : AbortSignal.any([stopController.signal, dialOptions.signal]);
       try {
         const connection = await node.dial(target, { signal });
-        return connection.remotePeer.toString();
+        const remote = connection.remotePeer.toString();
+        // An address without /p2p/ names its peer only once connected: refuse it now (a named
+        // peer was asked above, and is only re-checked, uncounted).
+        const refusedRemote =
+          targetPeer === undefined
+            ? gateHolder.gate?.refusePeer(remote)
+            : gateHolder.gate?.isRefused(remote) === true
+              ? 'refused'
+              : undefined;
+        if (refusedRemote !== undefined) {
+          await connection.close().catch(() => connection.abort(new Error(refusedRemote)));
+          throw new NetworkError(
+            'PEER_UNREACHABLE',
+            `${remote} is refused by the gate (${refusedRemote})`,
+          );
+        }
+        return remote;
       } catch (error) {
         if (stopController.signal.aborted) throw notRunning(`dial ${address}`);
         if (dialOptions?.signal?.aborted === true) {
@@ -191,7 +237,12 @@ function createNetwork(
       } catch {
         return; // Not a peer id, so not a peer we are connected to.
       }
-      await node.hangUp(remote);
+      // Reset, not a graceful close: a graceful close waits for the peer's own streams to end,
+      // and a hostile peer being cut off (a ban) keeps its gossip stream open and sending,
+      // costing a decryption and a signature check per message until it does.
+      for (const connection of node.getConnections(remote)) {
+        connection.abort(new NetworkError('REQUEST_FAILED', `hung up on ${peer}`));
+      }
     },
 
     connectedPeers() {
@@ -200,6 +251,10 @@ function createNetwork(
 
     setPeerEvents(events) {
       peerEvents = events;
+    },
+
+    setConnectionGate(gate) {
+      gateHolder.gate = gate;
     },
 
     subscribe(topic, handler, { maxMessageBytes }) {
@@ -219,6 +274,7 @@ function createNetwork(
           handlerTimeoutMs: gossipOptions.handlerTimeoutMs,
           deadlines,
           stopSignal: stopController.signal,
+          gate: () => gateHolder.gate,
           onHandlerError: (failedTopic, error) =>
             log('gossip handler for %s threw (counted as reject): %e', failedTopic, error),
         }),
@@ -263,6 +319,7 @@ function createNetwork(
           inboundTimeoutMs: requestOptions.inboundTimeoutMs,
           deadlines,
           stopSignal: stopController.signal,
+          gate: () => gateHolder.gate,
           log,
         }),
         {

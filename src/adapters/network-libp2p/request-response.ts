@@ -1,7 +1,13 @@
 import type { Libp2p, Logger, Stream, StreamHandler } from '@libp2p/interface';
 import { peerIdFromString } from '@libp2p/peer-id';
-import type { PeerId, Protocol, RequestHandler, RequestOptions } from '../../ports/network.ts';
-import { NetworkError } from '../../ports/network-errors.ts';
+import type {
+  ConnectionGate,
+  PeerId,
+  Protocol,
+  RequestHandler,
+  RequestOptions,
+} from '../../ports/network.ts';
+import { MessageTooLargeError, NetworkError } from '../../ports/network-errors.ts';
 import type { Deadlines } from './deadlines.ts';
 import { encodeFrame, readFrame } from './framing.ts';
 
@@ -111,6 +117,8 @@ export interface ServeRequestsArgs {
   inboundTimeoutMs: number;
   deadlines: Deadlines;
   stopSignal: AbortSignal;
+  /** The node's admission policy at the time of the request, if any. */
+  gate?: () => ConnectionGate | undefined;
   log: Logger;
 }
 
@@ -123,6 +131,13 @@ export function createRequestStreamHandler(args: ServeRequestsArgs): StreamHandl
   const { protocol, handler } = args;
   return async (stream, connection) => {
     const from = connection.remotePeer.toString();
+    const gate = args.gate?.();
+    const refusal = gate?.refuseMessage(from, protocol);
+    if (refusal !== undefined) {
+      args.log('%s request from %s refused: %s', protocol, from, refusal);
+      stream.abort(new NetworkError('REQUEST_FAILED', `${protocol} refused: ${refusal}`));
+      return;
+    }
     const deadline = args.deadlines.start(
       args.inboundTimeoutMs,
       () =>
@@ -156,6 +171,8 @@ export function createRequestStreamHandler(args: ServeRequestsArgs): StreamHandl
       stream.send(encodeFrame(response));
       await stream.close({ signal });
     } catch (error) {
+      if (error instanceof MessageTooLargeError)
+        gate?.onRejected({ reason: 'oversize', channel: protocol, peer: from });
       args.log('%s request from %s failed: %e', protocol, from, error);
       stream.abort(toError(error));
     } finally {

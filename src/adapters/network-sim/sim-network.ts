@@ -1,5 +1,6 @@
 import type { Clock, TimerHandle } from '../../ports/clock.ts';
 import type {
+  ConnectionGate,
   GossipHandler,
   HandleOptions,
   Network,
@@ -93,6 +94,7 @@ interface SimPeer {
   seenOrder: string[];
   events: PeerEvents;
   pending: Set<{ fail: (error: Error) => void }>;
+  gate: ConnectionGate | undefined;
 }
 
 /** Seen-cache size per peer: old message ids are forgotten first. */
@@ -159,6 +161,13 @@ export function createSimNetworkHub(deps: {
     return true;
   }
 
+  /** Whether either side's gate refuses the other (each gate is asked, and counts, once). */
+  function gateRefuses(a: SimPeer, b: SimPeer): boolean {
+    const refusedByB = b.gate?.refusePeer(a.id) !== undefined;
+    const refusedByA = a.gate?.refusePeer(b.id) !== undefined;
+    return refusedByA || refusedByB;
+  }
+
   function connect(a: SimPeer, b: SimPeer) {
     if (a.connections.has(b.id)) return;
     a.connections.add(b.id);
@@ -223,7 +232,14 @@ export function createSimNetworkHub(deps: {
   ) {
     if (!rememberSeen(peer, id)) return;
     const subscription = peer.subscriptions.get(topic);
-    if (!subscription || data.length > subscription.maxMessageBytes) return;
+    if (!subscription) return;
+    if (data.length > subscription.maxMessageBytes) {
+      peer.gate?.onRejected({ reason: 'oversize', channel: topic, peer: origin });
+      return;
+    }
+    // A forwarder the gate refuses should not be connected; the publisher is judged per message.
+    if (via !== origin && peer.gate?.isRefused(via) === true) return;
+    if (peer.gate?.refuseMessage(origin, topic) !== undefined) return;
     let verdict: string;
     try {
       verdict = await subscription.handler({ topic, from: origin, data });
@@ -247,6 +263,7 @@ export function createSimNetworkHub(deps: {
       seenOrder: [],
       events: {},
       pending: new Set(),
+      gate: undefined,
     };
     peers.set(id, peer);
 
@@ -310,6 +327,7 @@ export function createSimNetworkHub(deps: {
           // One round trip, without loss: connection setup retries its own packets.
           clock.setTimer(2 * delayMs(), () => {
             if (!target.running || !peer.running || !reachable(id, targetId)) return fail();
+            if (!peer.connections.has(targetId) && gateRefuses(peer, target)) return fail();
             connect(peer, target);
             resolve(targetId);
           });
@@ -322,6 +340,9 @@ export function createSimNetworkHub(deps: {
       connectedPeers: () => [...peer.connections].sort(),
       setPeerEvents(events) {
         peer.events = events;
+      },
+      setConnectionGate(gate) {
+        peer.gate = gate;
       },
       subscribe(topic, handler, options) {
         assertRunning();
@@ -389,7 +410,19 @@ export function createSimNetworkHub(deps: {
             );
             return;
           }
-          if (!peer.connections.has(targetId)) connect(peer, target);
+          if (!peer.connections.has(targetId)) {
+            if (gateRefuses(peer, target)) {
+              clock.setTimer(2 * delayMs(), () =>
+                finish(() =>
+                  reject(
+                    new NetworkError('PEER_UNREACHABLE', `${targetId} refused the connection`),
+                  ),
+                ),
+              );
+              return;
+            }
+            connect(peer, target);
+          }
           trace({
             kind: 'request',
             atMs: clock.now(),
@@ -415,7 +448,13 @@ export function createSimNetworkHub(deps: {
               );
               return;
             }
-            if (data.length > entry.maxRequestBytes) {
+            const refused =
+              data.length > entry.maxRequestBytes
+                ? 'oversize'
+                : target.gate?.refuseMessage(id, protocol);
+            if (refused === 'oversize')
+              target.gate?.onRejected({ reason: 'oversize', channel: protocol, peer: id });
+            if (refused !== undefined) {
               send(
                 targetId,
                 id,
@@ -425,7 +464,7 @@ export function createSimNetworkHub(deps: {
                     reject(
                       new NetworkError(
                         'REQUEST_FAILED',
-                        `${targetId} refused a ${data.length}-byte request`,
+                        `${targetId} refused a ${data.length}-byte request (${refused})`,
                       ),
                     ),
                   ),

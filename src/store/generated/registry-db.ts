@@ -58,6 +58,15 @@ export interface EpochStates {
   updated_at: Date;
 }
 
+export interface OperatorFacts {
+  kind: string;
+  misses_cleared: number | null;
+  operator_address: string;
+  recorded_at: Date;
+  seq: Generated<number>;
+  task_id: string | null;
+}
+
 export interface Operators {
   active_epoch: number;
   address: string;
@@ -152,6 +161,7 @@ export interface DB {
   chain_cursors: ChainCursors;
   epoch_operators: EpochOperators;
   epoch_states: EpochStates;
+  operator_facts: OperatorFacts;
   operator_task_responses: OperatorTaskResponses;
   operators: Operators;
   queue_job_events: QueueJobEvents;

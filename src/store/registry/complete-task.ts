@@ -7,6 +7,7 @@ import { checkStatusChange } from '../task-fields.ts';
 import { inputChecks, MAX_LIST_LIMIT, MAX_SIGNATURE_DATA_BYTES } from '../validate.ts';
 import { type AvsTaskResponseRecord, selectAvsTaskResponse } from './avs-task-responses.ts';
 import { sumSnapshotWeights } from './epoch-operators.ts';
+import { deriveOperatorCounters, insertOperatorFacts } from './operator-facts.ts';
 import { type RegistryTaskRecord, toRegistryTaskRecord } from './tasks.ts';
 
 /** The proof the aggregator assembled for a task. */
@@ -140,14 +141,13 @@ export async function completeTask(
         .where('task_id', '=', taskId)
         .returningAll()
         .executeTakeFirstOrThrow();
-      await tx.db
-        .updateTable('operators')
-        .set((eb) => ({
-          successful_response_count: eb('successful_response_count', '+', 1),
-          updated_at: now,
-        }))
-        .where('address', 'in', signers)
-        .execute();
+      // Successes are replicated facts keyed by (task, operator); the counter is derived from
+      // them, so a task also completed by another registry (other signers) counts each once.
+      await insertOperatorFacts(
+        tx,
+        signers.map((operator) => ({ kind: 'succeeded' as const, operator, taskId })),
+      );
+      for (const signer of signers) await deriveOperatorCounters(tx, signer, undefined);
       const response = await selectAvsTaskResponse(tx, taskId);
       if (!response) throw new StoreNotFoundError(operation, 'proof', taskId);
       return { completed: true, task: toRegistryTaskRecord(completed), response };

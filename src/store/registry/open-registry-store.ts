@@ -14,6 +14,7 @@ import { createChainCursorsRepository } from './chain-cursors.ts';
 import { completeTask } from './complete-task.ts';
 import { createEpochOperatorsRepository } from './epoch-operators.ts';
 import { createEpochStatesRepository } from './epoch-states.ts';
+import { createOperatorFactsRepository } from './operator-facts.ts';
 import { createOperatorTaskResponsesRepository } from './operator-task-responses.ts';
 import { createOperatorsRepository } from './operators.ts';
 import { createQueueRepository } from './queue-jobs.ts';
@@ -54,6 +55,7 @@ function createRegistryRepositories(context: QueryContext<DB>): RegistryReposito
     tasks: createRegistryTasksRepository(context),
     operatorResponses: createOperatorTaskResponsesRepository(context),
     avsResponses: createAvsTaskResponsesRepository(context),
+    operatorFacts: createOperatorFactsRepository(context),
     cursors: createChainCursorsRepository(context),
     queue: createQueueRepository(context),
     applyEpochAdvance: (advance) => applyEpochAdvance(context, advance),

@@ -4,7 +4,7 @@ import type { DB, OperatorTaskResponses } from '../generated/registry-db.ts';
 import { type QueryContext, runQuery } from '../query-context.ts';
 import { msAsDate, storedAddress, storedHex, storedMs } from '../stored-values.ts';
 import { checkTaskAnswer, type TaskAnswer, toTaskAnswer } from '../task-answer.ts';
-import { inputChecks } from '../validate.ts';
+import { type InputChecks, inputChecks, MAX_LIST_LIMIT } from '../validate.ts';
 
 /** One operator's answer to a task, as the aggregator received it. */
 export type OperatorResponseInput = {
@@ -32,6 +32,12 @@ export interface OperatorTaskResponsesRepository {
   record(
     response: OperatorResponseInput,
   ): Promise<{ response: OperatorResponseRecord; recorded: boolean }>;
+  /**
+   * Stores many answers in one statement (the aggregator writes a task's buffered answers at
+   * once). As with `record`, only an operator's first answer to a task is kept, earlier in the
+   * list first; `recorded` counts the answers stored now. An empty list writes nothing.
+   */
+  recordMany(responses: readonly OperatorResponseInput[]): Promise<{ recorded: number }>;
   get(taskId: Hex, operatorAddress: Address): Promise<OperatorResponseRecord | undefined>;
   /** Ascending by operator address as a number. */
   listByTask(taskId: Hex): Promise<OperatorResponseRecord[]>;
@@ -47,6 +53,20 @@ export function toOperatorResponseRecord(
     epoch: row.epoch,
     submittedAtMs: storedMs(row.submitted_at),
     ...toTaskAnswer(row),
+  };
+}
+
+/** The row of one answer, its fields checked (`field` prefixes the names in messages). */
+function responseRow(checks: InputChecks, response: unknown, field: string) {
+  checks.require(typeof response === 'object' && response !== null, field, 'expected an object');
+  const input = response as OperatorResponseInput;
+  const at = (name: string) => (field === 'response' ? name : `${field}.${name}`);
+  return {
+    task_id: checks.bytes32(at('taskId'), input.taskId),
+    operator_address: checks.address(at('operatorAddress'), input.operatorAddress),
+    epoch: checks.uint32(at('epoch'), input.epoch),
+    ...checkTaskAnswer(checks, input),
+    submitted_at: msAsDate(checks.timestampMs(at('submittedAtMs'), input.submittedAtMs)),
   };
 }
 
@@ -92,6 +112,34 @@ export function createOperatorTaskResponsesRepository(
         const stored = await selectResponse(taskId, operatorAddress);
         if (!stored) throw new Error(`response of ${operatorAddress} to ${taskId} vanished`);
         return { response: toOperatorResponseRecord(stored), recorded: false };
+      });
+    },
+
+    async recordMany(responses) {
+      const operation = 'operatorResponses.recordMany';
+      const checks = inputChecks(operation);
+      const rows = checks
+        .array('responses', responses, MAX_LIST_LIMIT)
+        .map((response, index) => responseRow(checks, response, `responses[${index}]`))
+        // Ascending by operator (stable, so an operator's first answer stays first): the foreign
+        // key locks the operators' rows in the order completeTask and recordMiss lock them, so a
+        // batch and a concurrent completion cannot deadlock.
+        .sort((a, b) =>
+          a.operator_address < b.operator_address
+            ? -1
+            : a.operator_address > b.operator_address
+              ? 1
+              : 0,
+        );
+      if (rows.length === 0) return { recorded: 0 };
+      return runQuery(operation, async () => {
+        const inserted = await context.db
+          .insertInto('operator_task_responses')
+          .values(rows)
+          .onConflict((conflict) => conflict.columns(['task_id', 'operator_address']).doNothing())
+          .returning('id')
+          .execute();
+        return { recorded: inserted.length };
       });
     },
 

@@ -1,11 +1,12 @@
 import { type Selectable, sql } from 'kysely';
-import type { Address } from 'viem';
+import type { Address, Hex } from 'viem';
 import { OPERATOR_STATUSES, type OperatorStatus } from '../../core/operator-status.ts';
 import { StoreConflictError, StoreInputError, StoreNotFoundError } from '../errors.ts';
 import type { DB, Operators } from '../generated/registry-db.ts';
 import { nowAsDate, type QueryContext, runQuery } from '../query-context.ts';
 import { storedAddress, storedMs, storedOneOf, storedOperatorStatus } from '../stored-values.ts';
 import { inputChecks, MAX_LIST_LIMIT } from '../validate.ts';
+import { deriveOperatorCounters, insertOperatorFacts } from './operator-facts.ts';
 
 /** Any status but `suspended`: what an operator can be suspended from. */
 export type UnsuspendedStatus = Exclude<OperatorStatus, 'suspended'>;
@@ -100,13 +101,19 @@ export interface OperatorsRepository {
   /**
    * Counts one missed task (the core's recordMissedResponse, done atomically in the database):
    * the operator becomes `suspended`, remembering the status it had, when `missing` reaches
-   * `suspendAtMisses`. `suspendedNow` is true only for the miss that suspended it.
+   * `suspendAtMisses`. `suspendedNow` is true only for the miss that suspended it. The miss is
+   * stored as an `operatorFacts` fact keyed by `(taskId, operator)` and the counter derived from
+   * the facts, so the same task missed twice counts once.
    */
   recordMiss(
     address: Address,
-    options: { suspendAtMisses: number },
+    options: { suspendAtMisses: number; taskId: Hex },
   ): Promise<{ operator: OperatorRecord; suspendedNow: boolean }>;
-  /** `successfulResponseCount += 1` for each address; all or none (unknown address → NotFound). */
+  /**
+   * `successfulResponseCount += 1` for each address; all or none (unknown address → NotFound).
+   * Not a replicated fact (node code completes tasks through `completeTask`, which stores
+   * `succeeded` facts): the next derivation from the operator's facts replaces this count.
+   */
   recordSuccessfulResponses(addresses: readonly Address[]): Promise<void>;
 }
 
@@ -297,6 +304,11 @@ export function createOperatorsRepository(context: QueryContext<DB>): OperatorsR
           status_before_suspension: statusBeforeSuspension,
           ...(weight === undefined ? {} : { weight }),
         };
+        const existed = await context.db
+          .selectFrom('operators')
+          .select('address')
+          .where('address', '=', address)
+          .executeTakeFirst();
         const row = await context.db
           .insertInto('operators')
           .values({ address, ...registrationColumns, created_at: now, updated_at: now })
@@ -305,7 +317,10 @@ export function createOperatorsRepository(context: QueryContext<DB>): OperatorsR
           )
           .returningAll()
           .executeTakeFirstOrThrow();
-        return toOperatorRecord(row);
+        if (existed) return toOperatorRecord(row);
+        // Facts replicated from another registry may name it already: its counters start there.
+        const derived = await deriveOperatorCounters(context, address, undefined);
+        return derived?.operator ?? toOperatorRecord(row);
       });
     },
 
@@ -413,30 +428,21 @@ export function createOperatorsRepository(context: QueryContext<DB>): OperatorsR
         options?.suspendAtMisses,
         1000,
       );
+      const taskId = checks.bytes32('taskId', options?.taskId);
       return runQuery(operation, () =>
         context.transaction(async (tx) => {
-          const current = await tx.db
+          const exists = await tx.db
             .selectFrom('operators')
-            .select(['status', 'missing'])
+            .select('address')
             .where('address', '=', key)
-            .forUpdate()
             .executeTakeFirst();
-          if (!current) throw new StoreNotFoundError(operation, 'operator', key);
-          const missing = current.missing + 1;
-          const suspendedNow = missing >= suspendAtMisses && current.status !== 'suspended';
-          const row = await tx.db
-            .updateTable('operators')
-            .set({
-              missing,
-              ...(suspendedNow
-                ? { status: 'suspended', status_before_suspension: current.status }
-                : {}),
-              updated_at: nowAsDate(tx.clock),
-            })
-            .where('address', '=', key)
-            .returningAll()
-            .executeTakeFirstOrThrow();
-          return { operator: toOperatorRecord(row), suspendedNow };
+          if (!exists) throw new StoreNotFoundError(operation, 'operator', key);
+          // The miss is a replicated fact keyed by (task, operator): a second miss of the same
+          // task (here, or collected by another registry) counts nothing.
+          await insertOperatorFacts(tx, [{ kind: 'missed', operator: key, taskId }]);
+          const derived = await deriveOperatorCounters(tx, key, suspendAtMisses);
+          if (!derived) throw new StoreNotFoundError(operation, 'operator', key);
+          return { operator: derived.operator, suspendedNow: derived.suspendedNow };
         }),
       );
     },

@@ -5,6 +5,7 @@ import type { ChainCursorsRepository } from './chain-cursors.ts';
 import type { TaskCompletion, TaskCompletionResult } from './complete-task.ts';
 import type { EpochOperatorsRepository } from './epoch-operators.ts';
 import type { EpochStatesRepository } from './epoch-states.ts';
+import type { OperatorFactsRepository } from './operator-facts.ts';
 import type { OperatorTaskResponsesRepository } from './operator-task-responses.ts';
 import type { OperatorsRepository } from './operators.ts';
 import type { QueueRepository } from './queue-jobs.ts';
@@ -27,6 +28,8 @@ export interface RegistryRepositories {
   readonly tasks: RegistryTasksRepository;
   readonly operatorResponses: OperatorTaskResponsesRepository;
   readonly avsResponses: AvsTaskResponsesRepository;
+  /** Replicated off-chain facts (misses, successes, unsuspends) the counters derive from. */
+  readonly operatorFacts: OperatorFactsRepository;
   /** Event-watcher cursors per (chain id, stream). */
   readonly cursors: ChainCursorsRepository;
   /** The durable job queue (SPEC §3 "Bridge queue"): accepted tasks and their deliveries. */

@@ -9,6 +9,7 @@ import { createNativeSecp256k1 } from '../../../src/adapters/crypto/native-secp2
 import { createMemoryLogger } from '../../../src/adapters/logger/memory-logger.ts';
 import {
   type Aggregator,
+  type AggregatorDeps,
   type AggregatorOptions,
   createAggregator,
   type DeliveryRequest,
@@ -221,6 +222,14 @@ export interface Rig {
       store?: RegistryStore;
       /** A node configured without a webhook sender. */
       withoutWebhooks?: boolean;
+      /**
+       * Operators connect to this node this long after it starts (virtual ms, one entry per
+       * operator, or one for all): until then they do not hear its tasks, as after a registry
+       * restart before they rejoin. Default: connected at once.
+       */
+      operatorsConnectAfterMs?: number | readonly number[];
+      /** The epoch advancer's catch-up state the aggregator sees (default: never catching up). */
+      epochs?: AggregatorDeps['epochs'];
     },
   ): Promise<Incarnation>;
   /** Moves virtual time by `durationMs` in `stepMs` steps, settling I/O at every step. */
@@ -330,7 +339,11 @@ export async function createRig(options: RigOptions): Promise<Rig> {
     };
   }
 
-  function networkFor(name: string, life: Life): Network {
+  /**
+   * `connected` holds the operators' peers that hear this node's gossip now (its topic peers):
+   * a task published before an operator connected never reaches it.
+   */
+  function networkFor(name: string, life: Life, connected: ReadonlySet<PeerId>): Network {
     const handlers = new Map<string, RequestHandler>();
     const network: Network = {
       peerId: `registry-${name}`,
@@ -343,9 +356,10 @@ export async function createRig(options: RigOptions): Promise<Rig> {
       hangUp: async () => {},
       connectedPeers: () => [],
       setPeerEvents: () => {},
+      setConnectionGate: () => {},
       subscribe: () => {},
       unsubscribe: () => {},
-      topicPeers: () => [],
+      topicPeers: (topic) => (topic === TOPICS.task ? [...connected].sort() : []),
       async publish(topic, data) {
         if (life.killed) throw new NodeKilledError('publish: node killed');
         if (topic !== TOPICS.task) return;
@@ -354,6 +368,7 @@ export async function createRig(options: RigOptions): Promise<Rig> {
           const operator = operators.find((op) => op.address === address);
           const key = `${task.taskId}#${task.round}#${address}`;
           if (operator?.behaviour !== 'honest' || answered.has(key)) continue;
+          if (!connected.has(operator.peerId)) continue; // not connected: never heard it
           answered.add(key);
           clock.setTimer(replyDelayMs, () => {
             const handler = handlers.get(PROTOCOLS.response);
@@ -371,7 +386,21 @@ export async function createRig(options: RigOptions): Promise<Rig> {
               }),
               signal: new AbortController().signal,
             };
-            void io.track(handler(request).catch(() => new Uint8Array()));
+            // Reported as the call `response` (before and after the node handled it), so a test
+            // can kill the node mid-collection once answers arrived (buffered, stored later).
+            const seq = ++life.calls;
+            life.onCall?.({ seq, path: 'response', phase: 'before', args: [address] }, life);
+            if (life.killed) return;
+            void io.track(
+              handler(request)
+                .then((ack) => {
+                  if (!life.killed) {
+                    life.onCall?.({ seq, path: 'response', phase: 'after', args: [address] }, life);
+                  }
+                  return ack;
+                })
+                .catch(() => new Uint8Array()),
+            );
           });
         }
       },
@@ -409,18 +438,32 @@ export async function createRig(options: RigOptions): Promise<Rig> {
         onCall: startOptions.onCall,
       };
       const store = killable(startOptions.store ?? baseStore, life, io);
+      const connected = new Set<PeerId>();
+      operators.forEach((operator, index) => {
+        const delays = startOptions.operatorsConnectAfterMs ?? 0;
+        const delayMs = typeof delays === 'number' ? delays : (delays[index] ?? 0);
+        if (delayMs <= 0) connected.add(operator.peerId);
+        else
+          clock.setTimer(delayMs, () => {
+            if (!life.killed) connected.add(operator.peerId);
+          });
+      });
       const consumer = options.consumer ? killable(options.consumer(), life, io) : undefined;
       const aggregator = createAggregator(
         {
           clock: clockFor(life),
-          network: networkFor(name, life),
+          network: networkFor(name, life, connected),
           chains,
           store,
           secp256k1,
           log: log.child(`${name}#${life.id}`),
-          peers: { operatorOf: (peer) => byPeer.get(peer)?.address },
+          peers: {
+            operatorOf: (peer) => byPeer.get(peer)?.address,
+            peerOf: (address) => operators.find((op) => op.address === address)?.peerId,
+          },
           webhooks: startOptions.withoutWebhooks ? undefined : killable(webhooks, life, io),
           consumers: consumer ? createConsumerChains([consumer]) : undefined,
+          epochs: startOptions.epochs,
         },
         {
           round: { responseDeadlineMs: 1_000, expiryMs: 15_000 },

@@ -1,4 +1,5 @@
 import type {
+  ConnectionGate,
   GossipHandler,
   GossipVerdict,
   Network,
@@ -41,6 +42,8 @@ export interface FakeNetwork extends Network {
   serve(protocol: Protocol, from: PeerId, data: Uint8Array): Promise<Uint8Array>;
   subscribed(): Topic[];
   handled(): Protocol[];
+  /** The gate the node installed, if any (deliver and serve consult it as a real network does). */
+  gate: ConnectionGate | undefined;
   /** Drops the connection to `peer` and tells the node, as a closed connection would. */
   disconnect(peer: PeerId): void;
 }
@@ -55,6 +58,10 @@ export function createFakeNetwork(peerId: PeerId = 'FakeOperatorPeer1'): FakeNet
     dials: [],
     published: [],
     connected: new Set(),
+    gate: undefined,
+    setConnectionGate(gate) {
+      network.gate = gate;
+    },
     respond: () => {
       throw new NetworkError('PEER_UNREACHABLE', 'no responder set');
     },
@@ -107,6 +114,7 @@ export function createFakeNetwork(peerId: PeerId = 'FakeOperatorPeer1'): FakeNet
     async deliver(topic, from, data) {
       const handler = gossip.get(topic);
       if (handler === undefined) throw new Error(`nothing subscribed to ${topic}`);
+      if (network.gate?.refuseMessage(from, topic) !== undefined) return 'reject';
       try {
         return await handler({ topic, from, data });
       } catch {
@@ -116,6 +124,8 @@ export function createFakeNetwork(peerId: PeerId = 'FakeOperatorPeer1'): FakeNet
     async serve(protocol, from, data) {
       const handler = handlers.get(protocol);
       if (handler === undefined) throw new NetworkError('NO_HANDLER', `no handler for ${protocol}`);
+      const refusal = network.gate?.refuseMessage(from, protocol);
+      if (refusal !== undefined) throw new NetworkError('REQUEST_FAILED', `refused: ${refusal}`);
       return handler({ protocol, from, data, signal: new AbortController().signal });
     },
     subscribed: () => [...gossip.keys()],

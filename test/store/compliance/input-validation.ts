@@ -144,7 +144,8 @@ const REGISTRY_CASES: BadCall<RegistryStore>[] = [
   {
     name: 'operators.recordMiss: zero threshold',
     field: 'suspendAtMisses',
-    call: (s) => s.operators.recordMiss(address(1), { suspendAtMisses: 0 }),
+    call: (s) =>
+      s.operators.recordMiss(address(1), { suspendAtMisses: 0, taskId: `0x${'1'.repeat(64)}` }),
   },
   {
     name: 'operators.recordSuccessfulResponses: malformed address',
@@ -307,6 +308,37 @@ const REGISTRY_CASES: BadCall<RegistryStore>[] = [
         submittedAtMs: START_MS,
         outcome: 'maybe',
       } as unknown as Parameters<RegistryStore['operatorResponses']['record']>[0]),
+  },
+  {
+    name: 'operatorResponses.recordMany: a bad address in the second entry',
+    field: 'responses[1].operatorAddress',
+    call: (s) =>
+      s.operatorResponses.recordMany([
+        {
+          taskId: bytes32(1),
+          operatorAddress: address(1),
+          epoch: 1,
+          submittedAtMs: START_MS,
+          outcome: 'refused',
+          refusalReason: 'value mismatch',
+        },
+        {
+          taskId: bytes32(1),
+          operatorAddress: '0x1234' as `0x${string}`,
+          epoch: 1,
+          submittedAtMs: START_MS,
+          outcome: 'refused',
+          refusalReason: 'value mismatch',
+        },
+      ]),
+  },
+  {
+    name: 'operatorResponses.recordMany: not a list',
+    field: 'responses',
+    call: (s) =>
+      s.operatorResponses.recordMany(
+        'nope' as unknown as Parameters<RegistryStore['operatorResponses']['recordMany']>[0],
+      ),
   },
   {
     name: 'operatorResponses.listByTask: short task id',

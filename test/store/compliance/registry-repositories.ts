@@ -71,7 +71,7 @@ export function describeRegistryRepositories(context: ComplianceContext): void {
       test('behavior: re-registration overwrites registration fields and keeps counters', async () => {
         const { store, clock } = await context.openRegistry();
         await store.operators.upsert(registration(1, { weightWei: 5n }));
-        await store.operators.recordMiss(address(1), { suspendAtMisses: 5 });
+        await store.operators.recordMiss(address(1), { suspendAtMisses: 5, taskId: bytes32(1) });
         await store.operators.recordSuccessfulResponses([address(1)]);
         clock.advance(1000);
         const again = await store.operators.upsert(
@@ -124,7 +124,12 @@ export function describeRegistryRepositories(context: ComplianceContext): void {
         await store.operators.upsert(registration(1, { status: 'active' }));
         const results = [];
         for (let miss = 0; miss < 6; miss++) {
-          results.push(await store.operators.recordMiss(address(1), { suspendAtMisses: 5 }));
+          results.push(
+            await store.operators.recordMiss(address(1), {
+              suspendAtMisses: 5,
+              taskId: bytes32(miss + 1),
+            }),
+          );
         }
         expect(results.map((result) => result.suspendedNow)).toEqual([
           false,
@@ -239,6 +244,59 @@ export function describeRegistryRepositories(context: ComplianceContext): void {
           [address(1), 'signed'],
           [address(2), 'signed'],
           [address(3), 'refused'],
+        ]);
+      });
+
+      test('behavior: recordMany stores a batch in one call; only the first answer per operator is kept; completeTask in the same transaction sees it', async () => {
+        const { store } = await context.openRegistry();
+        await setUpTaskRound(store);
+        await store.tasks.create(task(2));
+        const answer = (n: number, outcome: 'signed' | 'refused', atMs: number) =>
+          outcome === 'signed'
+            ? {
+                taskId: bytes32(2),
+                operatorAddress: address(n),
+                epoch: 1,
+                submittedAtMs: START_MS + atMs,
+                outcome,
+                signature: signature(n),
+              }
+            : {
+                taskId: bytes32(2),
+                operatorAddress: address(n),
+                epoch: 1,
+                submittedAtMs: START_MS + atMs,
+                outcome,
+                refusalReason: 'value mismatch',
+              };
+        expect(await store.operatorResponses.recordMany([])).toEqual({ recorded: 0 });
+        const result = await store.transaction(async (tx) => {
+          const batch = await tx.operatorResponses.recordMany([
+            answer(1, 'signed', 1),
+            answer(2, 'signed', 2),
+            answer(1, 'refused', 3), // a second answer of operator 1 in the same batch
+          ]);
+          const completion = await tx.completeTask({
+            taskId: bytes32(2),
+            signers: [address(1), address(2)],
+            signatureData: '0xabcdef',
+            respondedAtMs: START_MS + 10,
+          });
+          return { batch, completed: completion.completed };
+        });
+        expect(result).toEqual({ batch: { recorded: 2 }, completed: true });
+        // A later batch: operator 2 again (kept as stored) and operator 3 new.
+        expect(
+          await store.operatorResponses.recordMany([
+            answer(2, 'refused', 20),
+            answer(3, 'refused', 21),
+          ]),
+        ).toEqual({ recorded: 1 });
+        const stored = await store.operatorResponses.listByTask(bytes32(2));
+        expect(stored.map((r) => [r.operatorAddress, r.outcome, r.submittedAtMs])).toEqual([
+          [address(1), 'signed', START_MS + 1],
+          [address(2), 'signed', START_MS + 2],
+          [address(3), 'refused', START_MS + 21],
         ]);
       });
 

@@ -174,12 +174,33 @@ export interface TaskResult {
 export interface SyncRequest {
   fromEpoch: number;
   stateHash: Uint8Array;
+  /**
+   * Another registry's anti-entropy pull: answer only the operator facts stored after
+   * `facts_after` (this node's local sequence), no epoch and no records.
+   */
+  wantFacts: boolean;
+  factsAfter: bigint;
 }
 
 export interface SyncResponse {
   latestEpoch: EpochState | undefined;
   stateHash: Uint8Array;
   operators: OperatorRecord[];
+  /** With want_facts: a page of facts, the sequence to ask after next, and whether more follow. */
+  facts: OperatorFact[];
+  factsNext: bigint;
+  factsMore: boolean;
+}
+
+/**
+ * A replicated off-chain fact: "missed" / "succeeded" (task_id set) or "unsuspended"
+ * (misses_cleared set).
+ */
+export interface OperatorFact {
+  kind: string;
+  operatorAddress: Uint8Array;
+  taskId: Uint8Array;
+  missesCleared: number;
 }
 
 export interface OperatorRecord {
@@ -199,6 +220,8 @@ export interface RegistryAnnouncement {
   addresses: string[];
   epoch: number;
   stateHash: Uint8Array;
+  /** The sequence of the latest operator fact this registry stored: peers behind it pull. */
+  factsSeq: bigint;
 }
 
 export interface HealthRequest {
@@ -1304,7 +1327,7 @@ export const TaskResult: MessageFns<TaskResult> = {
 };
 
 function createBaseSyncRequest(): SyncRequest {
-  return { fromEpoch: 0, stateHash: new Uint8Array(0) };
+  return { fromEpoch: 0, stateHash: new Uint8Array(0), wantFacts: false, factsAfter: 0n };
 }
 
 export const SyncRequest: MessageFns<SyncRequest> = {
@@ -1314,6 +1337,15 @@ export const SyncRequest: MessageFns<SyncRequest> = {
     }
     if (message.stateHash.length !== 0) {
       writer.uint32(18).bytes(message.stateHash);
+    }
+    if (message.wantFacts !== false) {
+      writer.uint32(24).bool(message.wantFacts);
+    }
+    if (message.factsAfter !== 0n) {
+      if (BigInt.asUintN(64, message.factsAfter) !== message.factsAfter) {
+        throw new globalThis.Error("value provided for field message.factsAfter of type uint64 too large");
+      }
+      writer.uint32(32).uint64(message.factsAfter);
     }
     return writer;
   },
@@ -1347,6 +1379,22 @@ export const SyncRequest: MessageFns<SyncRequest> = {
             message.stateHash = reader.bytes();
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.wantFacts = reader.bool();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.factsAfter = reader.uint64() as bigint;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1361,7 +1409,14 @@ export const SyncRequest: MessageFns<SyncRequest> = {
 };
 
 function createBaseSyncResponse(): SyncResponse {
-  return { latestEpoch: undefined, stateHash: new Uint8Array(0), operators: [] };
+  return {
+    latestEpoch: undefined,
+    stateHash: new Uint8Array(0),
+    operators: [],
+    facts: [],
+    factsNext: 0n,
+    factsMore: false,
+  };
 }
 
 export const SyncResponse: MessageFns<SyncResponse> = {
@@ -1374,6 +1429,18 @@ export const SyncResponse: MessageFns<SyncResponse> = {
     }
     for (const v of message.operators) {
       OperatorRecord.encode(v!, writer.uint32(26).fork()).join();
+    }
+    for (const v of message.facts) {
+      OperatorFact.encode(v!, writer.uint32(34).fork()).join();
+    }
+    if (message.factsNext !== 0n) {
+      if (BigInt.asUintN(64, message.factsNext) !== message.factsNext) {
+        throw new globalThis.Error("value provided for field message.factsNext of type uint64 too large");
+      }
+      writer.uint32(40).uint64(message.factsNext);
+    }
+    if (message.factsMore !== false) {
+      writer.uint32(48).bool(message.factsMore);
     }
     return writer;
   },
@@ -1413,6 +1480,109 @@ export const SyncResponse: MessageFns<SyncResponse> = {
             }
 
             message.operators.push(OperatorRecord.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.facts.push(OperatorFact.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.factsNext = reader.uint64() as bigint;
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.factsMore = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseOperatorFact(): OperatorFact {
+  return { kind: "", operatorAddress: new Uint8Array(0), taskId: new Uint8Array(0), missesCleared: 0 };
+}
+
+export const OperatorFact: MessageFns<OperatorFact> = {
+  encode(message: OperatorFact, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.kind !== "") {
+      writer.uint32(10).string(message.kind);
+    }
+    if (message.operatorAddress.length !== 0) {
+      writer.uint32(18).bytes(message.operatorAddress);
+    }
+    if (message.taskId.length !== 0) {
+      writer.uint32(26).bytes(message.taskId);
+    }
+    if (message.missesCleared !== 0) {
+      writer.uint32(32).uint32(message.missesCleared);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): OperatorFact {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseOperatorFact();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.kind = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.operatorAddress = reader.bytes();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.taskId = reader.bytes();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.missesCleared = reader.uint32();
             continue;
           }
         }
@@ -1576,7 +1746,7 @@ export const OperatorRecord: MessageFns<OperatorRecord> = {
 };
 
 function createBaseRegistryAnnouncement(): RegistryAnnouncement {
-  return { peerId: "", addresses: [], epoch: 0, stateHash: new Uint8Array(0) };
+  return { peerId: "", addresses: [], epoch: 0, stateHash: new Uint8Array(0), factsSeq: 0n };
 }
 
 export const RegistryAnnouncement: MessageFns<RegistryAnnouncement> = {
@@ -1592,6 +1762,12 @@ export const RegistryAnnouncement: MessageFns<RegistryAnnouncement> = {
     }
     if (message.stateHash.length !== 0) {
       writer.uint32(34).bytes(message.stateHash);
+    }
+    if (message.factsSeq !== 0n) {
+      if (BigInt.asUintN(64, message.factsSeq) !== message.factsSeq) {
+        throw new globalThis.Error("value provided for field message.factsSeq of type uint64 too large");
+      }
+      writer.uint32(40).uint64(message.factsSeq);
     }
     return writer;
   },
@@ -1639,6 +1815,14 @@ export const RegistryAnnouncement: MessageFns<RegistryAnnouncement> = {
             }
 
             message.stateHash = reader.bytes();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.factsSeq = reader.uint64() as bigint;
             continue;
           }
         }

@@ -1,0 +1,270 @@
+import { type Selectable, sql } from 'kysely';
+import type { Address, Hex } from 'viem';
+import { unsuspendOperator } from '../../core/operator-lifecycle.ts';
+import type { DB, OperatorFacts } from '../generated/registry-db.ts';
+import { nowAsDate, type QueryContext, runQuery } from '../query-context.ts';
+import { storedAddress, storedHex, storedOneOf } from '../stored-values.ts';
+import { type InputChecks, inputChecks, MAX_LIST_LIMIT } from '../validate.ts';
+import { type OperatorRecord, toOperatorRecord } from './operators.ts';
+
+/**
+ * One replicated off-chain fact about an operator (src/registry/README.md "Replication"). Facts
+ * are keyed naturally — `(kind, taskId, operator)` for task facts, `(operator, missesCleared)` for
+ * unsuspends — so storing one twice, or in another order, changes nothing.
+ */
+export type OperatorFact =
+  | { readonly kind: 'missed' | 'succeeded'; readonly operator: Address; readonly taskId: Hex }
+  | { readonly kind: 'unsuspended'; readonly operator: Address; readonly missesCleared: number };
+
+export const OPERATOR_FACT_KINDS = ['missed', 'succeeded', 'unsuspended'] as const;
+
+export interface StoredOperatorFact {
+  /** Local order of arrival (anti-entropy pages through it). */
+  readonly seq: number;
+  readonly fact: OperatorFact;
+}
+
+export interface OperatorFactsMerge {
+  /** How many of the facts were new here. */
+  added: number;
+  /** Operators whose derived status changed, as they are now. */
+  changed: OperatorRecord[];
+}
+
+export interface OperatorFactsRepository {
+  /**
+   * Adds the facts not stored yet (set union) and derives again the counters and miss suspension
+   * of every operator they name, in one transaction. `suspendAtMisses` is the core's rule.
+   */
+  merge(
+    facts: readonly OperatorFact[],
+    options: { suspendAtMisses: number },
+  ): Promise<OperatorFactsMerge>;
+  /** Facts stored after `afterSeq`, ascending by seq, at most `limit`. */
+  listAfter(afterSeq: number, limit: number): Promise<StoredOperatorFact[]>;
+  /** The seq of the latest stored fact (0 when none). */
+  latestSeq(): Promise<number>;
+  /** Every fact about one operator, ascending by seq. */
+  listByOperator(operator: Address): Promise<StoredOperatorFact[]>;
+}
+
+/** A bound on one merge: an anti-entropy page is far smaller. */
+export const MAX_FACTS_PER_MERGE = 1_024;
+
+export function checkOperatorFact(
+  checks: InputChecks,
+  field: string,
+  value: unknown,
+): OperatorFact {
+  checks.require(typeof value === 'object' && value !== null, field, 'expected an object');
+  const raw = value as Record<string, unknown>;
+  const kind = storedKind(checks, `${field}.kind`, raw['kind']);
+  const operator = checks.address(`${field}.operator`, raw['operator']);
+  if (kind === 'unsuspended') {
+    return {
+      kind,
+      operator,
+      missesCleared: checks.counter(`${field}.missesCleared`, raw['missesCleared']),
+    };
+  }
+  return { kind, operator, taskId: checks.bytes32(`${field}.taskId`, raw['taskId']) };
+}
+
+function storedKind(checks: InputChecks, field: string, value: unknown): OperatorFact['kind'] {
+  checks.require(
+    typeof value === 'string' && (OPERATOR_FACT_KINDS as readonly string[]).includes(value),
+    field,
+    `expected one of ${OPERATOR_FACT_KINDS.join(', ')}`,
+  );
+  return value as OperatorFact['kind'];
+}
+
+function toStoredFact(row: Selectable<OperatorFacts>): StoredOperatorFact {
+  const kind = storedOneOf(row.kind, OPERATOR_FACT_KINDS);
+  const operator = storedAddress(row.operator_address);
+  if (kind === 'unsuspended') {
+    return { seq: row.seq, fact: { kind, operator, missesCleared: row.misses_cleared ?? 0 } };
+  }
+  return { seq: row.seq, fact: { kind, operator, taskId: storedHex(row.task_id ?? '') } };
+}
+
+/**
+ * Inserts facts (existing ones are skipped by their natural keys); returns how many were new.
+ * Must run inside a transaction together with `deriveOperatorCounters`.
+ */
+export async function insertOperatorFacts(
+  context: QueryContext<DB>,
+  facts: readonly OperatorFact[],
+): Promise<number> {
+  if (facts.length === 0) return 0;
+  const now = nowAsDate(context.clock);
+  const inserted = await context.db
+    .insertInto('operator_facts')
+    .values(
+      facts.map((fact) => ({
+        kind: fact.kind,
+        operator_address: fact.operator.toLowerCase(),
+        task_id: fact.kind === 'unsuspended' ? null : fact.taskId.toLowerCase(),
+        misses_cleared: fact.kind === 'unsuspended' ? fact.missesCleared : null,
+        recorded_at: now,
+      })),
+    )
+    .onConflict((conflict) => conflict.doNothing())
+    .returning('seq')
+    .execute();
+  return inserted.length;
+}
+
+/**
+ * Derives an operator's counters and miss suspension from its facts: `successfulResponseCount` =
+ * its `succeeded` facts; `missing` = its `missed` facts beyond the largest `missesCleared` of its
+ * unsuspends; `missing ≥ suspendAtMisses` suspends it (remembering its status), and an operator
+ * suspended while an unsuspend brought `missing` below that is lifted by the core's
+ * `unsuspendOperator` at the latest stored epoch. Operators not stored yet are skipped (their
+ * counters are derived when `operators.upsert` first stores them). Returns
+ * the rows after the update, and whether the status changed. Run inside a transaction.
+ */
+export async function deriveOperatorCounters(
+  context: QueryContext<DB>,
+  address: string,
+  suspendAtMisses: number | undefined,
+): Promise<
+  { operator: OperatorRecord; statusChanged: boolean; suspendedNow: boolean } | undefined
+> {
+  const key = address.toLowerCase();
+  const row = await context.db
+    .selectFrom('operators')
+    .selectAll()
+    .where('address', '=', key)
+    .forUpdate()
+    .executeTakeFirst();
+  if (!row) return undefined;
+  const counts = await context.db
+    .selectFrom('operator_facts')
+    .select([
+      sql<number>`count(*) filter (where kind = 'missed')::int`.as('misses'),
+      sql<number>`count(*) filter (where kind = 'succeeded')::int`.as('successes'),
+      sql<number>`coalesce(max(misses_cleared), 0)::int`.as('cleared'),
+      sql<number>`count(*) filter (where kind = 'unsuspended')::int`.as('unsuspends'),
+    ])
+    .where('operator_address', '=', key)
+    .executeTakeFirstOrThrow();
+  const missing = Math.max(0, Number(counts.misses) - Number(counts.cleared));
+  const record = toOperatorRecord(row);
+  let status = record.status;
+  let statusBeforeSuspension = record.statusBeforeSuspension;
+  let suspendedNow = false;
+  if (suspendAtMisses !== undefined) {
+    if (missing >= suspendAtMisses && record.status !== 'suspended') {
+      statusBeforeSuspension = record.status;
+      status = 'suspended';
+      suspendedNow = true;
+    } else if (
+      missing < suspendAtMisses &&
+      record.status === 'suspended' &&
+      Number(counts.unsuspends) > 0
+    ) {
+      const latest = await context.db
+        .selectFrom('epoch_states')
+        .select(sql<number>`max(epoch_number)`.as('epoch'))
+        .executeTakeFirst();
+      const lifted = unsuspendOperator(record, Number(latest?.epoch ?? 0));
+      status = lifted.operator.status;
+      statusBeforeSuspension = null;
+    }
+  }
+  const unchanged =
+    status === record.status &&
+    missing === record.missing &&
+    Number(counts.successes) === record.successfulResponseCount;
+  if (unchanged) return { operator: record, statusChanged: false, suspendedNow: false };
+  const updated = await context.db
+    .updateTable('operators')
+    .set({
+      missing,
+      successful_response_count: Number(counts.successes),
+      status,
+      status_before_suspension: statusBeforeSuspension,
+      updated_at: nowAsDate(context.clock),
+    })
+    .where('address', '=', key)
+    .returningAll()
+    .executeTakeFirstOrThrow();
+  return {
+    operator: toOperatorRecord(updated),
+    statusChanged: status !== record.status,
+    suspendedNow,
+  };
+}
+
+export function createOperatorFactsRepository(context: QueryContext<DB>): OperatorFactsRepository {
+  return {
+    async merge(facts, options) {
+      const operation = 'operatorFacts.merge';
+      const checks = inputChecks(operation);
+      const checked = checks
+        .array('facts', facts, MAX_FACTS_PER_MERGE)
+        .map((fact, index) => checkOperatorFact(checks, `facts[${index}]`, fact));
+      const suspendAtMisses = checks.positiveInteger(
+        'suspendAtMisses',
+        options?.suspendAtMisses,
+        1000,
+      );
+      if (checked.length === 0) return { added: 0, changed: [] };
+      return runQuery(operation, () =>
+        context.transaction(async (tx) => {
+          const added = await insertOperatorFacts(tx, checked);
+          const changed: OperatorRecord[] = [];
+          if (added === 0) return { added, changed };
+          const named = [...new Set(checked.map((fact) => fact.operator.toLowerCase()))].sort();
+          for (const address of named) {
+            const derived = await deriveOperatorCounters(tx, address, suspendAtMisses);
+            if (derived?.statusChanged) changed.push(derived.operator);
+          }
+          return { added, changed };
+        }),
+      );
+    },
+
+    async listAfter(afterSeq, limit) {
+      const operation = 'operatorFacts.listAfter';
+      const checks = inputChecks(operation);
+      const after = checks.counter('afterSeq', afterSeq);
+      const max = checks.positiveInteger('limit', limit, MAX_LIST_LIMIT);
+      return runQuery(operation, async () => {
+        const rows = await context.db
+          .selectFrom('operator_facts')
+          .selectAll()
+          .where('seq', '>', after)
+          .orderBy('seq')
+          .limit(max)
+          .execute();
+        return rows.map(toStoredFact);
+      });
+    },
+
+    async latestSeq() {
+      return runQuery('operatorFacts.latestSeq', async () => {
+        const row = await context.db
+          .selectFrom('operator_facts')
+          .select(sql<number>`coalesce(max(seq), 0)`.as('seq'))
+          .executeTakeFirst();
+        return Number(row?.seq ?? 0);
+      });
+    },
+
+    async listByOperator(operator) {
+      const operation = 'operatorFacts.listByOperator';
+      const key = inputChecks(operation).address('operator', operator);
+      return runQuery(operation, async () => {
+        const rows = await context.db
+          .selectFrom('operator_facts')
+          .selectAll()
+          .where('operator_address', '=', key)
+          .orderBy('seq')
+          .execute();
+        return rows.map(toStoredFact);
+      });
+    },
+  };
+}
