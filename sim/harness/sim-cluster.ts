@@ -358,6 +358,14 @@ export async function buildSimCluster(args: {
 
     // Operators.
     const bootstrap = registries.flatMap((entry) => network.bootstrapAddresses(entry.network));
+    /** An operator configured with `registries: [...]` knows (and joins) only those. */
+    const bootstrapOf = (operatorName: string): string[] => {
+      const only = scenario.operators.find((setup) => setup.name === operatorName)?.registries;
+      if (only === undefined) return bootstrap;
+      return registries
+        .filter((entry) => only.includes(entry.name))
+        .flatMap((entry) => network.bootstrapAddresses(entry.network));
+    };
     const operators: SimOperator[] = [];
     for (const [index, entry] of operatorKeys.entries()) {
       const peer = await network.createPeer(entry.setup.name.replace(/[^A-Za-z0-9]/g, ''));
@@ -408,7 +416,10 @@ export async function buildSimCluster(args: {
         {
           operatorAddress: operator.address,
           signingPrivateKeys: operator.signingKeys,
-          registryBootstrapAddresses: bootstrap,
+          registryBootstrapAddresses: bootstrapOf(operator.name),
+          // Configured with some registries only: it still takes tasks from all of them (its
+          // join reaches the others by replication).
+          trustedRegistryPeerIds: registries.map((entry) => entry.network.peerId),
           join: {
             notRegisteredRetry: {
               initialDelayMs: scenario.chain.blockTimeMs,

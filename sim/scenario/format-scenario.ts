@@ -36,6 +36,7 @@ export function formatScenario(scenario: Scenario): string {
       behaviour: formatBehaviour(operator.behaviour),
       registered: operator.registeredAtStart,
       spareKeys: operator.spareKeys,
+      ...(operator.registries === undefined ? {} : { registries: operator.registries }),
     })),
     users: scenario.users,
     ...(scenario.registries === undefined ? {} : { registries: scenario.registries }),

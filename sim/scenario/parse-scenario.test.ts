@@ -1595,6 +1595,19 @@ describe('several registries', () => {
     );
   });
 
+  it('parses an operator configured with some registries only, and formats it back', () => {
+    const scenario = parseScenario(
+      'name: t\nduration: 5m\nregistries: [regA, regB]\noperators:\n  - count: 2\n  - name: solo\n    registries: [regA]\n',
+      's.yaml',
+    );
+    expect(scenario.operators.map((operator) => [operator.name, operator.registries])).toEqual([
+      ['op00', undefined],
+      ['op01', undefined],
+      ['solo', ['regA']],
+    ]);
+    expect(parseScenario(formatScenario(scenario), 's.yaml').operators).toEqual(scenario.operators);
+  });
+
   it('leaves registries out when the file does (one registry named "registry")', () => {
     expect(parseScenario(base(''), 's.yaml').registries).toBeUndefined();
   });
@@ -1624,6 +1637,21 @@ describe('several registries', () => {
       'operator named like a registry',
       'name: t\nduration: 5m\nregistries: [op00, regB]\noperators:\n  - count: 4\n',
       's.yaml:5: operators[0].count: "op00" is a registry node\'s name; pick another',
+    ],
+    [
+      'an operator configured with an unknown registry',
+      'name: t\nduration: 5m\nregistries: [regA, regB]\noperators:\n  - name: solo\n    registries: [regA, regX]\n',
+      's.yaml:6: operators[0].registries[1]: unknown registry "regX" (did you mean "regA"?) (registries: regA, regB)',
+    ],
+    [
+      'an operator configured with a registry twice',
+      'name: t\nduration: 5m\nregistries: [regA, regB]\noperators:\n  - name: solo\n    registries: [regB, regB]\n',
+      's.yaml:6: operators[0].registries[1]: duplicate registry "regB"',
+    ],
+    [
+      'an operator configured with no registry',
+      'name: t\nduration: 5m\nregistries: [regA, regB]\noperators:\n  - name: solo\n    registries: []\n',
+      's.yaml:6: operators[0].registries: needs at least one registry (or leave it out for all of them)',
     ],
     [
       'a registry where an operator is needed',

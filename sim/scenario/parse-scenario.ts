@@ -691,7 +691,16 @@ const behaviour: Parser<OperatorBehaviourSpec> = (node, path) => {
   return wrongType(node, path, `a behaviour: ${BEHAVIOUR_HINT}`);
 };
 
-const OPERATOR_KEYS = ['name', 'count', 'prefix', 'weight', 'behaviour', 'registered', 'spareKeys'];
+const OPERATOR_KEYS = [
+  'name',
+  'count',
+  'prefix',
+  'weight',
+  'behaviour',
+  'registered',
+  'spareKeys',
+  'registries',
+];
 
 interface OperatorItem {
   path: string;
@@ -704,6 +713,8 @@ interface OperatorItem {
   behaviour: OperatorBehaviourSpec;
   registeredAtStart: boolean;
   spareKeys: number;
+  /** The registries the operator is configured with (default: all). */
+  registries?: string[];
 }
 
 /** Most registry nodes a scenario may run. */
@@ -803,6 +814,8 @@ function parseOperators(
       registeredAtStart: optional(f, 'registered', bool) ?? d.registeredAtStart,
       spareKeys: optional(f, 'spareKeys', integer(0, 100)) ?? d.spareKeys,
     };
+    const configured = optional(f, 'registries', operatorRegistries(registries));
+    if (configured !== undefined) result.registries = configured;
     if (hasName) {
       result.name = {
         value: required(f, 'name', name('operator')),
@@ -857,6 +870,7 @@ function parseOperators(
       behaviour: entry.behaviour,
       registeredAtStart: entry.registeredAtStart,
       spareKeys: entry.spareKeys,
+      ...(entry.registries === undefined ? {} : { registries: entry.registries }),
     });
   };
   for (const entry of parsed) {
@@ -961,6 +975,31 @@ function registryNodeWords(registries: readonly string[], value: string): string
   return registries.length === 1 && registries[0] === value
     ? 'the registry node'
     : 'a registry node';
+}
+
+/** An operator's `registries: [regA]`: a non-empty subset of the scenario's registries. */
+function operatorRegistries(registries: readonly string[]): Parser<string[]> {
+  const parseList = list(text('a registry name'), 'a list of registry names, e.g. [regA]');
+  return (node, path) => {
+    const names = parseList(node, path);
+    if (names.length === 0) {
+      fail(path, node.line, 'needs at least one registry (or leave it out for all of them)');
+    }
+    names.forEach((value, index) => {
+      const line = node.kind === 'seq' ? (node.items[index]?.line ?? node.line) : node.line;
+      if (!registries.includes(value)) {
+        fail(
+          item(path, index),
+          line,
+          `unknown registry ${JSON.stringify(value)}${didYouMean(value, registries)} (registries: ${registries.join(', ')})`,
+        );
+      }
+      if (names.indexOf(value) !== index) {
+        fail(item(path, index), line, `duplicate registry "${value}"`);
+      }
+    });
+    return names;
+  };
 }
 
 function registryRef(refs: Refs): Parser<string> {

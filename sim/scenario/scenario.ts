@@ -65,6 +65,8 @@ export interface OperatorSetup {
   registeredAtStart: boolean;
   /** Extra signing keys the node holds, for `rotateKey` steps. */
   spareKeys: number;
+  /** The registries the node is configured with (joins only these); absent: all of them. */
+  registries?: readonly string[];
 }
 
 /** When a step happens: at a virtual time, or when the main chain reaches an epoch's start block. */

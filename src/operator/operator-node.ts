@@ -70,6 +70,11 @@ export interface OperatorNodeOptions {
   signingPrivateKeys: readonly Hex[];
   /** Registry multiaddrs, each ending in `/p2p/<peer id>`; only these peers are trusted. */
   registryBootstrapAddresses: readonly string[];
+  /**
+   * Further registries (peer ids) trusted for tasks and epochs but not joined directly: the
+   * operator's signed join reaches them through the registries' join replication.
+   */
+  trustedRegistryPeerIds?: readonly PeerId[];
   join?: Partial<Omit<JoinClientOptions, 'operator' | 'registries'>>;
   epoch?: Partial<Omit<EpochFollowerOptions, 'operator' | 'registryPeerIds'>>;
   tasks?: Partial<Omit<TaskHandlerOptions, 'operator' | 'registryPeerIds'>>;
@@ -103,7 +108,12 @@ export function createOperatorNode(
 ): OperatorNode {
   const operator = checkOperatorAddress(options.operatorAddress);
   const registries = parseRegistryBootstrap(options.registryBootstrapAddresses);
-  const registryPeerIds = registries.map((registry) => registry.peerId);
+  const registryPeerIds = [
+    ...new Set([
+      ...registries.map((registry) => registry.peerId),
+      ...(options.trustedRegistryPeerIds ?? []),
+    ]),
+  ];
   const log = deps.log.child('operator', { operator });
   const registrySet = new Set(registryPeerIds);
   const guard = createPeerGuard(

@@ -23,6 +23,7 @@ import {
   type PeerInfoMessage,
 } from '../wire/join.ts';
 import { MAX_DETAIL_CHARS, MAX_PEERS_PER_MESSAGE } from '../wire/limits.ts';
+import { createJoinLog, type JoinLog } from './join-log.ts';
 import { createJoinNonceCache, DEFAULT_MAX_JOIN_NONCES } from './join-nonces.ts';
 import { addJoinedOperatorToSnapshot } from './join-snapshot.ts';
 import type { PeerDirectory } from './peer-directory.ts';
@@ -41,6 +42,8 @@ export interface JoinServiceDeps {
   chain?: MainChain;
   /** Told of hostile refusals (malformed, bad signature, replayed nonce) for metrics and bans. */
   reportRejection?: RejectionReporter | undefined;
+  /** The latest signed join per operator, handed to the other registries (default: a new one). */
+  joinLog?: JoinLog;
 }
 
 /** Join refusals that no honest operator causes, as named rejections. */
@@ -65,7 +68,19 @@ export interface JoinService {
   handleJoin(from: PeerId, request: JoinRequestMessage): Promise<JoinResponseMessage>;
   /** The protocol handler: decode (malformed → refused as `malformed`), decide, encode. */
   handleJoinBytes(from: PeerId, data: Uint8Array): Promise<Uint8Array>;
+  /**
+   * Applies an operator's signed join that another registry accepted (join replication): the
+   * signature is checked against this registry's own key for the operator, and the join must be
+   * newer (by its signed expiry, then nonce) than any recorded here; its wall-clock expiry and
+   * the sender are not looked at. Then the same rules and effects as a direct join.
+   */
+  applyReplicatedJoin(request: JoinRequestMessage): Promise<JoinResponseMessage>;
+  /** The latest signed joins recorded here (direct and replicated). */
+  readonly joinLog: JoinLog;
 }
+
+/** Where a join came from: the operator itself, or another registry forwarding its signed join. */
+type JoinOrigin = { kind: 'direct'; from: PeerId } | { kind: 'replicated' };
 
 /** Statuses whose operators have joined and are handed out for discovery. */
 const JOINED_STATUSES: readonly OperatorStatus[] = ['waitingActive', 'active'];
@@ -97,6 +112,7 @@ export function createJoinService(
   const log = deps.log.child('join-service');
   const maxExpiryAheadMs = options.maxExpiryAheadMs ?? MAX_JOIN_EXPIRY_AHEAD_MS;
   const nonces = createJoinNonceCache({ maxEntries: options.maxNonces ?? DEFAULT_MAX_JOIN_NONCES });
+  const joinLog = deps.joinLog ?? createJoinLog();
   let handling = false;
 
   const refuse = (reason: JoinRejectReasonName, detail: string): Refusal => ({
@@ -144,9 +160,12 @@ export function createJoinService(
         unboundOperator: Address | undefined;
       };
 
-  async function decide(from: PeerId, request: JoinRequestMessage): Promise<Decision> {
-    if (request.peerId !== from) {
-      return refuse('malformed', `peer id ${request.peerId} is not the sending peer ${from}`);
+  async function decide(origin: JoinOrigin, request: JoinRequestMessage): Promise<Decision> {
+    if (origin.kind === 'direct' && request.peerId !== origin.from) {
+      return refuse(
+        'malformed',
+        `peer id ${request.peerId} is not the sending peer ${origin.from}`,
+      );
     }
     return store.transaction(async (tx): Promise<Decision> => {
       const record = await tx.operators.get(request.operator);
@@ -155,11 +174,17 @@ export function createJoinService(
       }
       const badSignature = signatureRefusal(request, record);
       if (badSignature) return badSignature;
-      const nowMs = clock.now();
-      const expired = expiryRefusal(request, nowMs);
-      if (expired) return expired;
-      if (!nonces.claim(request.nonce, request.expiresAtMs, nowMs)) {
-        return refuse('replayedNonce', `nonce ${request.nonce} was used before`);
+      if (origin.kind === 'direct') {
+        const nowMs = clock.now();
+        const expired = expiryRefusal(request, nowMs);
+        if (expired) return expired;
+        if (!nonces.claim(request.nonce, request.expiresAtMs, nowMs)) {
+          return refuse('replayedNonce', `nonce ${request.nonce} was used before`);
+        }
+      } else if (!joinLog.isNewer(request)) {
+        // A replicated join is ordered by what the operator signed, not by our clock: an older
+        // (or the same) join than the one recorded here changes nothing.
+        return refuse('replayedNonce', `not newer than the join recorded for ${record.address}`);
       }
       if (record.status === 'suspended') {
         return refuse(
@@ -240,27 +265,41 @@ export function createJoinService(
    * The queue is bounded by the network's per-protocol stream limit and inbound timeout.
    */
   let queue: Promise<unknown> = Promise.resolve();
-  function handleJoin(from: PeerId, request: JoinRequestMessage): Promise<JoinResponseMessage> {
-    const next = queue.then(() => joinOne(from, request));
+  function enqueue(origin: JoinOrigin, request: JoinRequestMessage): Promise<JoinResponseMessage> {
+    const next = queue.then(() => joinOne(origin, request));
     queue = next.catch(() => undefined);
     return next;
   }
 
-  async function joinOne(from: PeerId, request: JoinRequestMessage): Promise<JoinResponseMessage> {
-    const decision = await decide(from, request);
+  async function joinOne(
+    origin: JoinOrigin,
+    request: JoinRequestMessage,
+  ): Promise<JoinResponseMessage> {
+    const decision = await decide(origin, request);
     if (!decision.accepted) {
+      if (origin.kind === 'replicated') {
+        // Not the operator's doing, nor necessarily the forwarding registry's: no rejection report.
+        log.debug('replicated join not applied', {
+          operator: request.operator,
+          peerId: request.peerId,
+          reason: decision.reason,
+          detail: decision.detail,
+        });
+        return decision;
+      }
       const rejection = HOSTILE_JOIN_REFUSALS[decision.reason];
       if (rejection !== undefined)
-        deps.reportRejection?.({ reason: rejection, channel: PROTOCOLS.join, peer: from });
+        deps.reportRejection?.({ reason: rejection, channel: PROTOCOLS.join, peer: origin.from });
       log.info('join refused', {
         operator: request.operator,
-        peerId: from,
+        peerId: origin.from,
         reason: decision.reason,
         detail: decision.detail,
       });
       return decision;
     }
     const { record, currentEpoch, change, unboundOperator } = decision;
+    joinLog.record(request);
     peers.bind({
       operator: record.address,
       peerId: request.peerId,
@@ -273,7 +312,7 @@ export function createJoinService(
         to: record.address,
       });
     }
-    log.info('operator joined', {
+    log.info(origin.kind === 'direct' ? 'operator joined' : 'replicated join applied', {
       operator: record.address,
       peerId: request.peerId,
       status: record.status,
@@ -316,7 +355,7 @@ export function createJoinService(
       deps.reportRejection?.({ reason: 'malformed', channel: PROTOCOLS.join, peer: from });
       return encodeJoinResponse(refuse('malformed', error.message));
     }
-    return encodeJoinResponse(await handleJoin(from, request));
+    return encodeJoinResponse(await enqueue({ kind: 'direct', from }, request));
   }
 
   async function onRequest(request: InboundRequest): Promise<Uint8Array> {
@@ -340,7 +379,9 @@ export function createJoinService(
       handling = false;
       await network.unhandle(PROTOCOLS.join);
     },
-    handleJoin,
+    handleJoin: (from, request) => enqueue({ kind: 'direct', from }, request),
     handleJoinBytes,
+    applyReplicatedJoin: (request) => enqueue({ kind: 'replicated' }, request),
+    joinLog,
   };
 }

@@ -142,9 +142,16 @@ export function createRegistryNode(
     chain: chains.main,
     reportRejection: guard.report,
   });
-  const sync = createSyncService({ network, store, clock, log });
+  const sync = createSyncService({ network, store, clock, log, joinLog: join.joinLog });
   const replication = createStateReplication(
-    { network, store, clock, log, advancer },
+    {
+      network,
+      store,
+      clock,
+      log,
+      advancer,
+      joins: { log: join.joinLog, apply: (request) => join.applyReplicatedJoin(request) },
+    },
     {
       ...DEFAULT_STATE_REPLICATION_OPTIONS,
       ...(options.replication?.checkIntervalMs === undefined

@@ -13,6 +13,7 @@ import {
 import type { RegistryStore } from '../store/registry/registry-store.ts';
 import { type EpochStateMessage, encodeEpochState } from '../wire/epoch.ts';
 import { GossipRuleError, toGossipVerdict } from '../wire/gossip-verdict.ts';
+import type { JoinRequestMessage, JoinResponseMessage } from '../wire/join.ts';
 import {
   decodeRegistryAnnouncement,
   encodeRegistryAnnouncement,
@@ -25,6 +26,7 @@ import {
   type SyncResponseMessage,
 } from '../wire/sync.ts';
 import { RegistryConfigError } from './errors.ts';
+import type { JoinLog } from './join-log.ts';
 import { epochStateHash } from './state-hash.ts';
 
 /** Another registry node of the same deployment: where to dial it, and who it is. */
@@ -53,6 +55,11 @@ export interface StateReplicationDeps {
     currentEpoch(): number | undefined;
     onEpochAdvanced(listener: (advanced: { epoch: number }) => void): () => void;
   };
+  /** Join replication: the local join log, and the join service's path for a forwarded join. */
+  joins?: {
+    log: Pick<JoinLog, 'latestSeq' | 'isNewer'>;
+    apply(join: JoinRequestMessage): Promise<JoinResponseMessage>;
+  };
 }
 
 export interface StateReplicationOptions {
@@ -68,6 +75,8 @@ export interface StateReplicationOptions {
 const MAX_PAGES_PER_PULL = 8;
 /** Every this many timer ticks, facts are pulled from every peer, announced or not. */
 const FULL_PULL_EVERY_TICKS = 5;
+/** Replicated joins refused only because the operator is not known here yet, kept for a retry. */
+const MAX_DEFERRED_JOINS = 1_024;
 
 export const DEFAULT_STATE_REPLICATION_OPTIONS: Omit<StateReplicationOptions, 'peers'> = {
   checkIntervalMs: 2_000,
@@ -90,6 +99,8 @@ export interface ReplicationStats {
   readonly divergencesRepaired: number;
   /** Operator facts pulled from other registries that were new here. */
   readonly factsMerged: number;
+  /** Signed joins pulled from other registries and applied here. */
+  readonly joinsApplied: number;
 }
 
 export interface StateReplication {
@@ -146,7 +157,7 @@ export function createStateReplication(
   let started = false;
   let timer: TimerHandle | undefined;
   let unsubscribe: (() => void) | undefined;
-  let announced: { epoch: number; hash: Hex; factsSeq: number } | undefined;
+  let announced: { epoch: number; hash: Hex; factsSeq: number; joinsSeq: number } | undefined;
   /** Aborted by stop(): in-flight dials and requests end at once instead of at their timeout. */
   let stopping = new AbortController();
   const peerIds = new Set(peers.map((peer) => peer.peerId));
@@ -157,6 +168,13 @@ export function createStateReplication(
   const pulling = new Map<PeerId, Promise<void>>();
   let factsMerged = 0;
   let ticks = 0;
+  /** Per peer: the last join sequence pulled (its memory-only numbering). */
+  const joinCursors = new Map<PeerId, number>();
+  const announcedJoinSeqs = new Map<PeerId, number>();
+  const pullingJoins = new Map<PeerId, Promise<void>>();
+  /** By operator address (lower case): replicated joins for operators not registered here yet. */
+  const deferredJoins = new Map<string, JoinRequestMessage>();
+  let joinsApplied = 0;
 
   function onAnnouncement(message: GossipMessage): GossipVerdict {
     try {
@@ -186,6 +204,13 @@ export function createStateReplication(
       if (peer !== undefined && factsSeq > (factCursors.get(peer.peerId) ?? 0)) {
         void pullFacts(peer);
       }
+      const joinsSeq = announcement.joinsSeq ?? 0;
+      announcedJoinSeqs.set(message.from, joinsSeq);
+      // A join sequence below our cursor: the peer restarted (its numbering is memory only).
+      if (joinsSeq < (joinCursors.get(message.from) ?? 0)) joinCursors.set(message.from, 0);
+      if (peer !== undefined && joinsSeq > (joinCursors.get(peer.peerId) ?? 0)) {
+        void pullJoins(peer);
+      }
       return 'accept';
     } catch (error) {
       log.debug('registry announcement refused', { from: message.from, error: String(error) });
@@ -195,9 +220,15 @@ export function createStateReplication(
 
   async function announce(epoch: number, hash: Hex): Promise<void> {
     const factsSeq = await store.operatorFacts.latestSeq();
-    if (announced?.epoch === epoch && announced.hash === hash && announced.factsSeq === factsSeq)
+    const joinsSeq = deps.joins?.log.latestSeq() ?? 0;
+    if (
+      announced?.epoch === epoch &&
+      announced.hash === hash &&
+      announced.factsSeq === factsSeq &&
+      announced.joinsSeq === joinsSeq
+    )
       return;
-    announced = { epoch, hash, factsSeq };
+    announced = { epoch, hash, factsSeq, joinsSeq };
     await network
       .publish(
         TOPICS.registry,
@@ -207,6 +238,7 @@ export function createStateReplication(
           epoch,
           stateHash: hash,
           factsSeq,
+          joinsSeq,
         }),
       )
       .catch((error: unknown) =>
@@ -408,6 +440,78 @@ export function createStateReplication(
   }
 
   /**
+   * Join replication: pages through the peer's latest signed joins after our cursor and hands
+   * each one newer than ours to the join service, which verifies the operator's signature against
+   * this registry's own key for it and applies it like a direct join. A join refused because the
+   * operator is not registered here yet (our watcher is behind) is kept and retried every tick.
+   */
+  function pullJoins(peer: RegistryPeer): Promise<void> {
+    if (deps.joins === undefined) return Promise.resolve();
+    const inFlight = pullingJoins.get(peer.peerId);
+    if (inFlight !== undefined) return inFlight;
+    const run = pullJoinPages(peer)
+      .catch((error: unknown) =>
+        log.debug('joins not pulled', { peer: peer.peerId, error: String(error) }),
+      )
+      .finally(() => pullingJoins.delete(peer.peerId));
+    pullingJoins.set(peer.peerId, run);
+    return run;
+  }
+
+  async function pullJoinPages(peer: RegistryPeer): Promise<void> {
+    const signal = stopping.signal;
+    for (let page = 0; page < MAX_PAGES_PER_PULL && started && !signal.aborted; page++) {
+      if (!network.connectedPeers().includes(peer.peerId)) {
+        await network.dial(peer.address, { signal });
+      }
+      const after = joinCursors.get(peer.peerId) ?? 0;
+      const bytes = await network.request(
+        peer.peerId,
+        PROTOCOLS.sync,
+        encodeSyncRequest({ fromEpoch: 0, stateHash: null, wantJoins: true, joinsAfter: after }),
+        { timeoutMs: options.requestTimeoutMs, maxResponseBytes: MAX_SYNC_RESPONSE_BYTES, signal },
+      );
+      const answer = decodeSyncResponse(bytes);
+      if (!started) return;
+      for (const join of answer.joins ?? []) await applyJoin(join, peer.peerId);
+      const next = answer.joinsNext ?? after;
+      if (next > after) joinCursors.set(peer.peerId, next);
+      if (answer.joinsMore !== true || next <= after) return;
+    }
+  }
+
+  async function applyJoin(join: JoinRequestMessage, from: PeerId | undefined): Promise<void> {
+    const joins = deps.joins;
+    if (joins === undefined || !joins.log.isNewer(join)) return;
+    const result = await joins.apply(join);
+    const key = join.operator.toLowerCase();
+    if (result.accepted) {
+      deferredJoins.delete(key);
+      joinsApplied += 1;
+      log.debug('replicated join pulled', {
+        operator: join.operator,
+        ...(from === undefined ? { deferred: true } : { from }),
+      });
+      return;
+    }
+    if (result.reason === 'notRegistered') {
+      const current = deferredJoins.get(key);
+      if (current !== undefined || deferredJoins.size < MAX_DEFERRED_JOINS) {
+        deferredJoins.set(key, join);
+      }
+    } else {
+      deferredJoins.delete(key);
+    }
+  }
+
+  async function retryDeferredJoins(): Promise<void> {
+    for (const join of [...deferredJoins.values()]) {
+      if (!started) return;
+      await applyJoin(join, undefined);
+    }
+  }
+
+  /**
    * Announces our fact sequence when it moved (peers behind it pull), pulls from peers that
    * announced more than we have, and from every peer every `FULL_PULL_EVERY_TICKS` ticks
    * (anti-entropy after a lost announcement, a restart or a partition).
@@ -425,6 +529,22 @@ export function createStateReplication(
             (announcedFactSeqs.get(peer.peerId) ?? 0) > (factCursors.get(peer.peerId) ?? 0),
         )
         .map((peer) => pullFacts(peer)),
+    );
+    if (deps.joins === undefined) return;
+    await retryDeferredJoins();
+    await Promise.all(
+      peers
+        .filter(
+          (peer) =>
+            everyPeer ||
+            (announcedJoinSeqs.get(peer.peerId) ?? 0) > (joinCursors.get(peer.peerId) ?? 0),
+        )
+        .map((peer) => {
+          // A full pull starts over: join numbering is memory only, so a peer that restarted
+          // and already passed our cursor would otherwise never be read from the start.
+          if (everyPeer) joinCursors.set(peer.peerId, 0);
+          return pullJoins(peer);
+        }),
     );
   }
 
@@ -474,9 +594,11 @@ export function createStateReplication(
       timer = undefined;
       stopping.abort(new Error('state replication stopped'));
       await running;
-      await Promise.all([...pulling.values()]);
+      await Promise.all([...pulling.values(), ...pullingJoins.values()]);
       factCursors.clear();
       announcedFactSeqs.clear();
+      joinCursors.clear();
+      announcedJoinSeqs.clear();
     },
     stats: () => ({
       status,
@@ -485,6 +607,7 @@ export function createStateReplication(
       divergencesDetected,
       divergencesRepaired,
       factsMerged,
+      joinsApplied,
     }),
     diverged: () => status === 'diverged',
     checkNow,

@@ -8,11 +8,13 @@ import {
   decodeSyncRequest,
   encodeSyncResponse,
   MAX_FACTS_PER_MESSAGE,
+  MAX_JOINS_PER_MESSAGE,
   MAX_SYNC_REQUEST_BYTES,
   type OperatorRecordMessage,
   type SyncRequestMessage,
   type SyncResponseMessage,
 } from '../wire/sync.ts';
+import type { JoinLog } from './join-log.ts';
 import { epochStateHash } from './state-hash.ts';
 
 export interface SyncServiceDeps {
@@ -20,6 +22,8 @@ export interface SyncServiceDeps {
   store: RegistryStore;
   clock: Clock;
   log: Logger;
+  /** The latest signed joins, for another registry's join pull (none answered without it). */
+  joinLog?: Pick<JoinLog, 'listAfter'>;
 }
 
 export interface SyncService {
@@ -40,7 +44,8 @@ export interface SyncService {
  * epoch `fromEpoch` exactly when stored, else the latest.
  *
  * A request with `wantFacts` is another registry pulling operator facts (`state-replication.ts`):
- * it gets the next page of facts after `factsAfter` and nothing else.
+ * it gets the next page of facts after `factsAfter` and nothing else; one with `wantJoins` gets
+ * the next page of signed joins after `joinsAfter` (join replication).
  *
  * Records beyond the message's cap (1,024) are left out, `unactive` ones first. Anyone may ask:
  * everything in the answer is derived from public chain data and public joins. Malformed
@@ -53,6 +58,7 @@ export function createSyncService(deps: SyncServiceDeps): SyncService {
 
   async function answer(from: PeerId, request: SyncRequestMessage): Promise<SyncResponseMessage> {
     if (request.wantFacts === true) return answerFacts(from, request.factsAfter ?? 0);
+    if (request.wantJoins === true) return answerJoins(from, request.joinsAfter ?? 0);
     // A request carrying a state hash is another registry comparing epoch `fromEpoch`: answer
     // that epoch when it is stored (else the latest, which tells the asker we are behind).
     const exact =
@@ -110,6 +116,25 @@ export function createSyncService(deps: SyncServiceDeps): SyncService {
       facts: page.map((stored) => stored.fact),
       factsNext: last,
       factsMore: page.length === MAX_FACTS_PER_MESSAGE,
+    };
+  }
+
+  /**
+   * Another registry's join pull: the next page of the operators' latest signed joins after its
+   * cursor. The receiver verifies each signature itself; a join is public (the operator's peer id
+   * and addresses are what it announces anyway).
+   */
+  function answerJoins(from: PeerId, after: number): SyncResponseMessage {
+    const page = deps.joinLog?.listAfter(after, MAX_JOINS_PER_MESSAGE) ?? [];
+    const last = page.at(-1)?.seq ?? after;
+    log.debug('joins answered', { peerId: from, after, sent: page.length });
+    return {
+      latestEpoch: null,
+      stateHash: null,
+      operators: [],
+      joins: page.map((entry) => entry.join),
+      joinsNext: last,
+      joinsMore: page.length === MAX_JOINS_PER_MESSAGE,
     };
   }
 

@@ -80,7 +80,22 @@ const DETAIL_RULE = { maxChars: MAX_DETAIL_CHARS };
 const LISTEN_ADDRESSES = { peerIdField: 'peer_id', addressesField: 'listen_addresses' };
 
 export function decodeJoinRequest(bytes: Uint8Array): JoinRequestMessage {
-  const raw = decodeProtobuf('JoinRequest', JoinRequest, bytes, MAX_JOIN_REQUEST_BYTES);
+  return joinRequestFromProtobuf(
+    decodeProtobuf('JoinRequest', JoinRequest, bytes, MAX_JOIN_REQUEST_BYTES),
+  );
+}
+
+export function encodeJoinRequest(request: JoinRequestMessage): Uint8Array {
+  return encodeProtobuf(
+    'JoinRequest',
+    JoinRequest,
+    joinRequestToProtobuf(request),
+    MAX_JOIN_REQUEST_BYTES,
+  );
+}
+
+/** Validates a decoded `JoinRequest` (also carried inside `SyncResponse.joins`). */
+export function joinRequestFromProtobuf(raw: JoinRequest): JoinRequestMessage {
   checkPeerText(requestFields, LISTEN_ADDRESSES, raw.peerId, raw.listenAddresses);
   return {
     operator: requestFields.address('operator_address', raw.operatorAddress),
@@ -95,24 +110,19 @@ export function decodeJoinRequest(bytes: Uint8Array): JoinRequestMessage {
   };
 }
 
-export function encodeJoinRequest(request: JoinRequestMessage): Uint8Array {
+export function joinRequestToProtobuf(request: JoinRequestMessage): JoinRequest {
   checkPeerText(requestFields, LISTEN_ADDRESSES, request.peerId, request.listenAddresses);
-  return encodeProtobuf(
-    'JoinRequest',
-    JoinRequest,
-    {
-      operatorAddress: requestFields.addressBytes('operator_address', request.operator),
-      peerId: request.peerId,
-      nonce: requestFields.hexBytes('nonce', request.nonce, JOIN_NONCE_BYTES),
-      expiresAtMs: requestFields.uint64(
-        'expires_at_ms',
-        requestFields.positive('expires_at_ms', request.expiresAtMs),
-      ),
-      signature: requestFields.hexBytes('signature', request.signature, SIGNATURE_BYTES),
-      listenAddresses: [...request.listenAddresses],
-    },
-    MAX_JOIN_REQUEST_BYTES,
-  );
+  return {
+    operatorAddress: requestFields.addressBytes('operator_address', request.operator),
+    peerId: request.peerId,
+    nonce: requestFields.hexBytes('nonce', request.nonce, JOIN_NONCE_BYTES),
+    expiresAtMs: requestFields.uint64(
+      'expires_at_ms',
+      requestFields.positive('expires_at_ms', request.expiresAtMs),
+    ),
+    signature: requestFields.hexBytes('signature', request.signature, SIGNATURE_BYTES),
+    listenAddresses: [...request.listenAddresses],
+  };
 }
 
 export function decodeJoinResponse(bytes: Uint8Array): JoinResponseMessage {

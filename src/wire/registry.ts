@@ -15,6 +15,8 @@ export interface RegistryAnnouncementMessage {
   readonly stateHash: Hex;
   /** The latest operator fact this registry stored (its local sequence; 0 when none). */
   readonly factsSeq?: number;
+  /** The latest signed join this registry recorded (its local sequence, memory only). */
+  readonly joinsSeq?: number;
 }
 
 const fields = wireFields('RegistryAnnouncement');
@@ -34,6 +36,7 @@ export function decodeRegistryAnnouncement(bytes: Uint8Array): RegistryAnnouncem
     epoch: raw.epoch,
     stateHash: fields.hash('state_hash', raw.stateHash),
     ...(raw.factsSeq > 0n ? { factsSeq: fields.safeInteger('facts_seq', raw.factsSeq) } : {}),
+    ...(raw.joinsSeq > 0n ? { joinsSeq: fields.safeInteger('joins_seq', raw.joinsSeq) } : {}),
   };
 }
 
@@ -48,6 +51,7 @@ export function encodeRegistryAnnouncement(announcement: RegistryAnnouncementMes
       epoch: fields.uint32('epoch', announcement.epoch),
       stateHash: fields.hexBytes('state_hash', announcement.stateHash, HASH_BYTES),
       factsSeq: fields.uint64('facts_seq', announcement.factsSeq ?? 0),
+      joinsSeq: fields.uint64('joins_seq', announcement.joinsSeq ?? 0),
     },
     MAX_REGISTRY_ANNOUNCEMENT_BYTES,
   );

@@ -223,6 +223,12 @@ const syncRequest: fc.Arbitrary<SyncRequestMessage> = fc.oneof(
     wantFacts: fc.constant(true),
     factsAfter: safeMs,
   }),
+  fc.record({
+    fromEpoch: uint32,
+    stateHash: fc.option(hash, { nil: null }),
+    wantJoins: fc.constant(true),
+    joinsAfter: safeMs,
+  }),
 );
 
 const operatorFact: fc.Arbitrary<OperatorFactMessage> = fc.oneof(
@@ -269,6 +275,18 @@ const syncResponse: fc.Arbitrary<SyncResponseMessage> = fc
         { nil: undefined },
       )
       .map((page) => (page === undefined ? response : { ...response, ...page })),
+  )
+  .chain((response) =>
+    fc
+      .option(
+        fc.record({
+          joins: fc.array(joinRequest, { maxLength: 3 }),
+          joinsNext: safeMs.filter((next) => next > 0),
+          joinsMore: fc.boolean(),
+        }),
+        { nil: undefined },
+      )
+      .map((page) => (page === undefined ? response : { ...response, ...page })),
   );
 
 const registryAnnouncement: fc.Arbitrary<RegistryAnnouncementMessage> = fc.record(
@@ -278,6 +296,7 @@ const registryAnnouncement: fc.Arbitrary<RegistryAnnouncementMessage> = fc.recor
     epoch: uint32,
     stateHash: hash,
     factsSeq: safeMs.filter((seq) => seq > 0),
+    joinsSeq: safeMs.filter((seq) => seq > 0),
   },
   { requiredKeys: ['peerId', 'addresses', 'epoch', 'stateHash'] },
 );

@@ -10,6 +10,7 @@ import {
 import { decodeProtobuf, encodeProtobuf } from './codec.ts';
 import { type EpochStateMessage, epochStateFromProtobuf, epochStateToProtobuf } from './epoch.ts';
 import { HASH_BYTES, wireFields } from './fields.ts';
+import { type JoinRequestMessage, joinRequestFromProtobuf, joinRequestToProtobuf } from './join.ts';
 import { MAX_OPERATORS_PER_MESSAGE } from './limits.ts';
 
 export const MAX_SYNC_REQUEST_BYTES = 256;
@@ -23,7 +24,13 @@ export interface SyncRequestMessage {
   /** Another registry pulling operator facts stored after `factsAfter` (anti-entropy). */
   readonly wantFacts?: boolean;
   readonly factsAfter?: number;
+  /** Another registry pulling the signed joins recorded after `joinsAfter` (join replication). */
+  readonly wantJoins?: boolean;
+  readonly joinsAfter?: number;
 }
+
+/** Signed joins in one sync answer: 64 of at most 4 KiB each stay far below the message cap. */
+export const MAX_JOINS_PER_MESSAGE = 64;
 
 /** Operator facts in one sync answer: bounded so a page stays far below the message cap. */
 export const MAX_FACTS_PER_MESSAGE = 512;
@@ -50,6 +57,10 @@ export interface SyncResponseMessage {
   readonly facts?: readonly OperatorFactMessage[];
   readonly factsNext?: number;
   readonly factsMore?: boolean;
+  /** Answer to `wantJoins`: a page of signed joins, the sequence to ask after next, more to come. */
+  readonly joins?: readonly JoinRequestMessage[];
+  readonly joinsNext?: number;
+  readonly joinsMore?: boolean;
 }
 
 const requestFields = wireFields('SyncRequest');
@@ -64,6 +75,9 @@ export function decodeSyncRequest(bytes: Uint8Array): SyncRequestMessage {
     ...(raw.wantFacts
       ? { wantFacts: true, factsAfter: requestFields.safeInteger('facts_after', raw.factsAfter) }
       : {}),
+    ...(raw.wantJoins
+      ? { wantJoins: true, joinsAfter: requestFields.safeInteger('joins_after', raw.joinsAfter) }
+      : {}),
   };
 }
 
@@ -76,6 +90,8 @@ export function encodeSyncRequest(request: SyncRequestMessage): Uint8Array {
       stateHash: requestFields.optionalHexBytes('state_hash', request.stateHash, HASH_BYTES),
       wantFacts: request.wantFacts ?? false,
       factsAfter: requestFields.uint64('facts_after', request.factsAfter ?? 0),
+      wantJoins: request.wantJoins ?? false,
+      joinsAfter: requestFields.uint64('joins_after', request.joinsAfter ?? 0),
     },
     MAX_SYNC_REQUEST_BYTES,
   );
@@ -110,6 +126,16 @@ export function decodeSyncResponse(bytes: Uint8Array): SyncResponseMessage {
           factsMore: raw.factsMore,
         }
       : {}),
+    // Present only in an answer to a join pull.
+    ...(raw.joins.length > 0 || raw.joinsNext > 0n || raw.joinsMore
+      ? {
+          joins: responseFields
+            .list('joins', raw.joins, { maxItems: MAX_JOINS_PER_MESSAGE })
+            .map((join) => joinRequestFromProtobuf(join)),
+          joinsNext: responseFields.safeInteger('joins_next', raw.joinsNext),
+          joinsMore: raw.joinsMore,
+        }
+      : {}),
   };
 }
 
@@ -140,6 +166,11 @@ export function encodeSyncResponse(response: SyncResponseMessage): Uint8Array {
         .map((fact, index) => operatorFactToProtobuf(fact, `facts[${index}].`)),
       factsNext: responseFields.uint64('facts_next', response.factsNext ?? 0),
       factsMore: response.factsMore ?? false,
+      joins: responseFields
+        .list('joins', response.joins ?? [], { maxItems: MAX_JOINS_PER_MESSAGE })
+        .map((join) => joinRequestToProtobuf(join)),
+      joinsNext: responseFields.uint64('joins_next', response.joinsNext ?? 0),
+      joinsMore: response.joinsMore ?? false,
     },
     MAX_SYNC_RESPONSE_BYTES,
   );

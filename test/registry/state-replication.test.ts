@@ -10,6 +10,8 @@ import { createPglite } from '../../src/adapters/store-pglite/open-pglite-store.
 import type { Network } from '../../src/ports/network.ts';
 import { unsuspendOperator } from '../../src/registry/admin.ts';
 import { RegistryConfigError } from '../../src/registry/errors.ts';
+import { createJoinService, type JoinService } from '../../src/registry/join-service.ts';
+import { createPeerDirectory, type PeerDirectory } from '../../src/registry/peer-directory.ts';
 import { epochStateHash } from '../../src/registry/state-hash.ts';
 import {
   createStateReplication,
@@ -17,7 +19,7 @@ import {
 } from '../../src/registry/state-replication.ts';
 import { createSyncService, type SyncService } from '../../src/registry/sync-service.ts';
 import type { RegistryStore } from '../../src/store/registry/registry-store.ts';
-import { createTestLogger, newKey, openTestStore } from './support.ts';
+import { createTestLogger, newKey, openTestStore, secp256k1, signedJoin } from './support.ts';
 
 const STATE = {
   epoch: 1,
@@ -26,7 +28,8 @@ const STATE = {
   totalWeightWei: 300n,
   thresholdWeightWei: 200n,
 };
-const alice = { operator: newKey().address, signingKey: newKey().address };
+const aliceSigningKey = newKey();
+const alice = { operator: newKey().address, signingKey: aliceSigningKey.address };
 const bob = { operator: newKey().address, signingKey: newKey().address };
 
 interface Registry {
@@ -35,6 +38,8 @@ interface Registry {
   store: RegistryStore;
   sync: SyncService;
   replication: StateReplication;
+  peers: PeerDirectory;
+  join: JoinService;
   close(): Promise<void>;
 }
 
@@ -88,7 +93,10 @@ async function deployment(bobWeights: readonly bigint[]) {
         { ...bob, weightWei: bobWeight },
       ],
     });
-    const sync = createSyncService({ network, store, clock, log });
+    const peers = createPeerDirectory({ store });
+    await peers.start();
+    const join = createJoinService({ network, store, secp256k1, clock, log, peers });
+    const sync = createSyncService({ network, store, clock, log, joinLog: join.joinLog });
     await sync.start();
     const replication = createStateReplication(
       {
@@ -97,6 +105,7 @@ async function deployment(bobWeights: readonly bigint[]) {
         clock,
         log: log.child(`reg${index}`),
         advancer: { currentEpoch: () => 1, onEpochAdvanced: () => () => {} },
+        joins: { log: join.joinLog, apply: (request) => join.applyReplicatedJoin(request) },
       },
       {
         peers: networks
@@ -113,6 +122,8 @@ async function deployment(bobWeights: readonly bigint[]) {
       store,
       sync,
       replication,
+      peers,
+      join,
       close: async () => {
         await replication.stop();
         await sync.stop();
@@ -258,6 +269,69 @@ describe('state replication between registries', () => {
       const merged = a.replication.stats().factsMerged;
       await onVirtualTime(clock, a.replication.syncFactsNow());
       expect(a.replication.stats().factsMerged).toBe(merged);
+    } finally {
+      for (const registry of registries) await registry.close().catch(() => {});
+    }
+  });
+
+  test('behavior: a join to one registry reaches the others as the signed join, re-verified by each', async () => {
+    const { clock, registries } = await deployment([200n, 200n, 200n]);
+    const [a, b, c] = registries as [Registry, Registry, Registry];
+    try {
+      // alice joins a only (from its own peer id, as a direct join must come).
+      const first = signedJoin({
+        operator: alice.operator,
+        peerId: 'alicePeer1',
+        signingKey: aliceSigningKey.privateKey,
+        expiresAtMs: clock.now() + 60_000,
+      });
+      expect(await a.join.handleJoin('alicePeer1', first)).toMatchObject({ accepted: true });
+      expect(b.peers.peerOf(alice.operator)).toBeUndefined();
+
+      // Minutes later (the join's own expiry long past), b and c pull it and bind alice's peer.
+      await clock.advanceBy(10 * 60_000);
+      await onVirtualTime(clock, b.replication.syncFactsNow());
+      await onVirtualTime(clock, c.replication.syncFactsNow());
+      for (const registry of [b, c]) {
+        expect(registry.peers.peerOf(alice.operator)).toBe('alicePeer1');
+        expect(await registry.store.operators.get(alice.operator)).toMatchObject({
+          peerId: 'alicePeer1',
+        });
+      }
+      expect(b.replication.stats().joinsApplied).toBe(1);
+
+      // A newer join (new peer id after an operator restart) to c wins everywhere; replaying the
+      // older one afterwards changes nothing.
+      const second = signedJoin({
+        operator: alice.operator,
+        peerId: 'alicePeer2',
+        signingKey: aliceSigningKey.privateKey,
+        expiresAtMs: clock.now() + 60_000,
+      });
+      expect(await c.join.handleJoin('alicePeer2', second)).toMatchObject({ accepted: true });
+      await onVirtualTime(clock, a.replication.syncFactsNow());
+      await onVirtualTime(clock, b.replication.syncFactsNow());
+      for (const registry of [a, b, c]) {
+        expect(registry.peers.peerOf(alice.operator)).toBe('alicePeer2');
+      }
+      expect(await b.join.applyReplicatedJoin(first)).toMatchObject({
+        accepted: false,
+        reason: 'replayedNonce',
+      });
+      expect(b.peers.peerOf(alice.operator)).toBe('alicePeer2');
+
+      // A join not signed by the key b holds for the operator is refused, whoever forwards it.
+      const forged = signedJoin({
+        operator: bob.operator,
+        peerId: 'mallory',
+        signingKey: newKey().privateKey,
+        expiresAtMs: clock.now() + 120_000,
+      });
+      expect(await b.join.applyReplicatedJoin(forged)).toMatchObject({
+        accepted: false,
+        reason: 'badSignature',
+      });
+      expect(b.peers.peerOf(bob.operator)).toBeUndefined();
     } finally {
       for (const registry of registries) await registry.close().catch(() => {});
     }

@@ -180,6 +180,12 @@ export interface SyncRequest {
    */
   wantFacts: boolean;
   factsAfter: bigint;
+  /**
+   * Another registry's join pull: answer only the operators' latest signed joins this node
+   * recorded after `joins_after` (its local sequence), no epoch and no records.
+   */
+  wantJoins: boolean;
+  joinsAfter: bigint;
 }
 
 export interface SyncResponse {
@@ -190,6 +196,13 @@ export interface SyncResponse {
   facts: OperatorFact[];
   factsNext: bigint;
   factsMore: boolean;
+  /**
+   * With want_joins: a page of signed joins (each re-verified by the receiver), the sequence to
+   * ask after next, and whether more follow.
+   */
+  joins: JoinRequest[];
+  joinsNext: bigint;
+  joinsMore: boolean;
 }
 
 /**
@@ -222,6 +235,8 @@ export interface RegistryAnnouncement {
   stateHash: Uint8Array;
   /** The sequence of the latest operator fact this registry stored: peers behind it pull. */
   factsSeq: bigint;
+  /** The sequence of the latest signed join this registry recorded (memory, restarts at 0). */
+  joinsSeq: bigint;
 }
 
 export interface HealthRequest {
@@ -1327,7 +1342,14 @@ export const TaskResult: MessageFns<TaskResult> = {
 };
 
 function createBaseSyncRequest(): SyncRequest {
-  return { fromEpoch: 0, stateHash: new Uint8Array(0), wantFacts: false, factsAfter: 0n };
+  return {
+    fromEpoch: 0,
+    stateHash: new Uint8Array(0),
+    wantFacts: false,
+    factsAfter: 0n,
+    wantJoins: false,
+    joinsAfter: 0n,
+  };
 }
 
 export const SyncRequest: MessageFns<SyncRequest> = {
@@ -1346,6 +1368,15 @@ export const SyncRequest: MessageFns<SyncRequest> = {
         throw new globalThis.Error("value provided for field message.factsAfter of type uint64 too large");
       }
       writer.uint32(32).uint64(message.factsAfter);
+    }
+    if (message.wantJoins !== false) {
+      writer.uint32(40).bool(message.wantJoins);
+    }
+    if (message.joinsAfter !== 0n) {
+      if (BigInt.asUintN(64, message.joinsAfter) !== message.joinsAfter) {
+        throw new globalThis.Error("value provided for field message.joinsAfter of type uint64 too large");
+      }
+      writer.uint32(48).uint64(message.joinsAfter);
     }
     return writer;
   },
@@ -1395,6 +1426,22 @@ export const SyncRequest: MessageFns<SyncRequest> = {
             message.factsAfter = reader.uint64() as bigint;
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.wantJoins = reader.bool();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.joinsAfter = reader.uint64() as bigint;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1416,6 +1463,9 @@ function createBaseSyncResponse(): SyncResponse {
     facts: [],
     factsNext: 0n,
     factsMore: false,
+    joins: [],
+    joinsNext: 0n,
+    joinsMore: false,
   };
 }
 
@@ -1441,6 +1491,18 @@ export const SyncResponse: MessageFns<SyncResponse> = {
     }
     if (message.factsMore !== false) {
       writer.uint32(48).bool(message.factsMore);
+    }
+    for (const v of message.joins) {
+      JoinRequest.encode(v!, writer.uint32(58).fork()).join();
+    }
+    if (message.joinsNext !== 0n) {
+      if (BigInt.asUintN(64, message.joinsNext) !== message.joinsNext) {
+        throw new globalThis.Error("value provided for field message.joinsNext of type uint64 too large");
+      }
+      writer.uint32(64).uint64(message.joinsNext);
+    }
+    if (message.joinsMore !== false) {
+      writer.uint32(72).bool(message.joinsMore);
     }
     return writer;
   },
@@ -1504,6 +1566,30 @@ export const SyncResponse: MessageFns<SyncResponse> = {
             }
 
             message.factsMore = reader.bool();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.joins.push(JoinRequest.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.joinsNext = reader.uint64() as bigint;
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.joinsMore = reader.bool();
             continue;
           }
         }
@@ -1746,7 +1832,7 @@ export const OperatorRecord: MessageFns<OperatorRecord> = {
 };
 
 function createBaseRegistryAnnouncement(): RegistryAnnouncement {
-  return { peerId: "", addresses: [], epoch: 0, stateHash: new Uint8Array(0), factsSeq: 0n };
+  return { peerId: "", addresses: [], epoch: 0, stateHash: new Uint8Array(0), factsSeq: 0n, joinsSeq: 0n };
 }
 
 export const RegistryAnnouncement: MessageFns<RegistryAnnouncement> = {
@@ -1768,6 +1854,12 @@ export const RegistryAnnouncement: MessageFns<RegistryAnnouncement> = {
         throw new globalThis.Error("value provided for field message.factsSeq of type uint64 too large");
       }
       writer.uint32(40).uint64(message.factsSeq);
+    }
+    if (message.joinsSeq !== 0n) {
+      if (BigInt.asUintN(64, message.joinsSeq) !== message.joinsSeq) {
+        throw new globalThis.Error("value provided for field message.joinsSeq of type uint64 too large");
+      }
+      writer.uint32(48).uint64(message.joinsSeq);
     }
     return writer;
   },
@@ -1823,6 +1915,14 @@ export const RegistryAnnouncement: MessageFns<RegistryAnnouncement> = {
             }
 
             message.factsSeq = reader.uint64() as bigint;
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.joinsSeq = reader.uint64() as bigint;
             continue;
           }
         }
