@@ -196,6 +196,22 @@ describe('loadConfig', () => {
     );
   });
 
+  test('behavior: trusted registries default to none, are read as peer ids, and a bad one is named', () => {
+    expect(loadConfig('operator', source(OPERATOR_YAML)).operator.trustedRegistryPeerIds).toEqual(
+      [],
+    );
+    const withTrusted = (value: string) =>
+      OPERATOR_YAML.replace('chains:', `  trustedRegistryPeerIds: [${value}]\nchains:`);
+    const peer = '16Uiu2HAm7y4wLLNsMjdvS9dKgbXmmmDr8TaiL2HWZrd6sRFZqGZM';
+    expect(
+      loadConfig('operator', source(withTrusted(peer))).operator.trustedRegistryPeerIds,
+    ).toEqual([peer]);
+    const message = problemsOf(() =>
+      loadConfig('operator', source(withTrusted('/ip4/10.0.0.2/tcp/9000'))),
+    );
+    expect(message).toMatch(/operator\.trustedRegistryPeerIds\.0: expected a libp2p peer id/);
+  });
+
   test('behavior: consumers and the worker id are read, keystore paths resolved against the file', () => {
     const config = loadConfig(
       'registry',

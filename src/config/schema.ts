@@ -64,6 +64,10 @@ const peerMultiaddr = text.refine((value) => /^\/.+\/p2p\/[1-9A-HJ-NP-Za-km-z]+$
     `expected a multiaddr ending in /p2p/<peer id>, e.g. /ip4/10.0.0.1/tcp/9000/p2p/16Uiu2…, got ${describe(issue.input)}`,
 });
 
+const peerId = text.refine((value) => /^[1-9A-HJ-NP-Za-km-z]+$/.test(value), {
+  error: (issue) => `expected a libp2p peer id such as 16Uiu2…, got ${describe(issue.input)}`,
+});
+
 const blockNumber = z.preprocess(
   (value) =>
     typeof value === 'number' && Number.isSafeInteger(value) && value >= 0
@@ -354,6 +358,11 @@ export const operatorConfigSchema = z.strictObject({
     registryBootstrap: list(peerMultiaddr).refine((value) => value.length > 0, {
       error: 'give at least one registry address',
     }),
+    /**
+     * Other registries of the deployment (peer ids) whose tasks this operator answers although
+     * it does not join them itself: they learn its binding through join replication.
+     */
+    trustedRegistryPeerIds: list(peerId).default([]),
     join: z
       .strictObject({
         requestTimeoutMs: durationMs(600_000).default(5_000),

@@ -97,6 +97,7 @@ export function buildOperatorProcess(
           operatorAddress: config.operator.address,
           signingPrivateKeys: secrets.signingPrivateKeys,
           registryBootstrapAddresses: config.operator.registryBootstrap,
+          trustedRegistryPeerIds: config.operator.trustedRegistryPeerIds,
           guard: guardOptionsFromConfig(config.guard, OPERATOR_GUARD_OPTIONS),
           join: {
             requestTimeoutMs: join.requestTimeoutMs,
