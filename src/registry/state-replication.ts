@@ -23,6 +23,7 @@ import {
   decodeSyncResponse,
   encodeSyncRequest,
   MAX_SYNC_RESPONSE_BYTES,
+  type SyncRequestMessage,
   type SyncResponseMessage,
 } from '../wire/sync.ts';
 import { RegistryConfigError } from './errors.ts';
@@ -119,6 +120,15 @@ interface Vote {
   readonly peer: PeerId;
   readonly hash: Hex;
   readonly state: EpochStateMessage;
+}
+
+/** One kind of paged anti-entropy pull over `/spotted/sync/1` (facts, joins). */
+interface PagedPull {
+  /** Per peer: the position after which the next page starts. */
+  cursors: Map<PeerId, number>;
+  request(after: number): SyncRequestMessage;
+  page(answer: SyncResponseMessage): { next: number | undefined; more: boolean | undefined };
+  apply(answer: SyncResponseMessage): Promise<void>;
 }
 
 /**
@@ -383,37 +393,15 @@ export function createStateReplication(
   /**
    * Anti-entropy: pages through the peer's operator facts after our cursor for it and merges
    * them (set union; the counters and suspensions are derived again in the same transaction).
-   * One pull per peer at a time; at most `MAX_PAGES_PER_PULL` pages, the rest at the next one.
    */
   function pullFacts(peer: RegistryPeer): Promise<void> {
-    const inFlight = pulling.get(peer.peerId);
-    if (inFlight !== undefined) return inFlight;
-    const run = pullPages(peer)
-      .catch((error: unknown) =>
-        log.debug('facts not pulled', { peer: peer.peerId, error: String(error) }),
-      )
-      .finally(() => pulling.delete(peer.peerId));
-    pulling.set(peer.peerId, run);
-    return run;
-  }
-
-  async function pullPages(peer: RegistryPeer): Promise<void> {
-    const signal = stopping.signal;
-    for (let page = 0; page < MAX_PAGES_PER_PULL && started && !signal.aborted; page++) {
-      if (!network.connectedPeers().includes(peer.peerId)) {
-        await network.dial(peer.address, { signal });
-      }
-      const after = factCursors.get(peer.peerId) ?? 0;
-      const bytes = await network.request(
-        peer.peerId,
-        PROTOCOLS.sync,
-        encodeSyncRequest({ fromEpoch: 0, stateHash: null, wantFacts: true, factsAfter: after }),
-        { timeoutMs: options.requestTimeoutMs, maxResponseBytes: MAX_SYNC_RESPONSE_BYTES, signal },
-      );
-      const answer = decodeSyncResponse(bytes);
-      const facts = answer.facts ?? [];
-      if (!started) return;
-      if (facts.length > 0) {
+    return pullOncePerPeer(pulling, peer, 'facts', {
+      cursors: factCursors,
+      request: (after) => ({ fromEpoch: 0, stateHash: null, wantFacts: true, factsAfter: after }),
+      page: (answer) => ({ next: answer.factsNext, more: answer.factsMore }),
+      apply: async (answer) => {
+        const facts = answer.facts ?? [];
+        if (facts.length === 0) return;
         const merged = await store.operatorFacts.merge(facts, {
           suspendAtMisses: MISSES_BEFORE_SUSPENSION,
         });
@@ -432,11 +420,8 @@ export function createStateReplication(
             missing: operator.missing,
           });
         }
-      }
-      const next = answer.factsNext ?? after;
-      if (next > after) factCursors.set(peer.peerId, next);
-      if (answer.factsMore !== true || next <= after) return;
-    }
+      },
+    });
   }
 
   /**
@@ -447,36 +432,56 @@ export function createStateReplication(
    */
   function pullJoins(peer: RegistryPeer): Promise<void> {
     if (deps.joins === undefined) return Promise.resolve();
-    const inFlight = pullingJoins.get(peer.peerId);
-    if (inFlight !== undefined) return inFlight;
-    const run = pullJoinPages(peer)
+    return pullOncePerPeer(pullingJoins, peer, 'joins', {
+      cursors: joinCursors,
+      request: (after) => ({ fromEpoch: 0, stateHash: null, wantJoins: true, joinsAfter: after }),
+      page: (answer) => ({ next: answer.joinsNext, more: answer.joinsMore }),
+      apply: async (answer) => {
+        for (const join of answer.joins ?? []) await applyJoin(join, peer.peerId);
+      },
+    });
+  }
+
+  /**
+   * One paged pull per peer at a time (a call while one runs shares it): at most
+   * `MAX_PAGES_PER_PULL` pages after the peer's cursor, the rest at the next pull.
+   */
+  function pullOncePerPeer(
+    inFlight: Map<PeerId, Promise<void>>,
+    peer: RegistryPeer,
+    what: string,
+    pull: PagedPull,
+  ): Promise<void> {
+    const running = inFlight.get(peer.peerId);
+    if (running !== undefined) return running;
+    const run = pullPages(peer, pull)
       .catch((error: unknown) =>
-        log.debug('joins not pulled', { peer: peer.peerId, error: String(error) }),
+        log.debug(`${what} not pulled`, { peer: peer.peerId, error: String(error) }),
       )
-      .finally(() => pullingJoins.delete(peer.peerId));
-    pullingJoins.set(peer.peerId, run);
+      .finally(() => inFlight.delete(peer.peerId));
+    inFlight.set(peer.peerId, run);
     return run;
   }
 
-  async function pullJoinPages(peer: RegistryPeer): Promise<void> {
+  async function pullPages(peer: RegistryPeer, pull: PagedPull): Promise<void> {
     const signal = stopping.signal;
     for (let page = 0; page < MAX_PAGES_PER_PULL && started && !signal.aborted; page++) {
       if (!network.connectedPeers().includes(peer.peerId)) {
         await network.dial(peer.address, { signal });
       }
-      const after = joinCursors.get(peer.peerId) ?? 0;
+      const after = pull.cursors.get(peer.peerId) ?? 0;
       const bytes = await network.request(
         peer.peerId,
         PROTOCOLS.sync,
-        encodeSyncRequest({ fromEpoch: 0, stateHash: null, wantJoins: true, joinsAfter: after }),
+        encodeSyncRequest(pull.request(after)),
         { timeoutMs: options.requestTimeoutMs, maxResponseBytes: MAX_SYNC_RESPONSE_BYTES, signal },
       );
       const answer = decodeSyncResponse(bytes);
       if (!started) return;
-      for (const join of answer.joins ?? []) await applyJoin(join, peer.peerId);
-      const next = answer.joinsNext ?? after;
-      if (next > after) joinCursors.set(peer.peerId, next);
-      if (answer.joinsMore !== true || next <= after) return;
+      await pull.apply(answer);
+      const { next = after, more } = pull.page(answer);
+      if (next > after) pull.cursors.set(peer.peerId, next);
+      if (more !== true || next <= after) return;
     }
   }
 
