@@ -58,6 +58,14 @@ export interface EpochStates {
   updated_at: Date;
 }
 
+export interface OperatorFactCounts {
+  misses: Generated<number>;
+  misses_cleared: Generated<number>;
+  operator_address: string;
+  successes: Generated<number>;
+  unsuspends: Generated<number>;
+}
+
 export interface OperatorFacts {
   kind: string;
   misses_cleared: number | null;
@@ -161,6 +169,7 @@ export interface DB {
   chain_cursors: ChainCursors;
   epoch_operators: EpochOperators;
   epoch_states: EpochStates;
+  operator_fact_counts: OperatorFactCounts;
   operator_facts: OperatorFacts;
   operator_task_responses: OperatorTaskResponses;
   operators: Operators;

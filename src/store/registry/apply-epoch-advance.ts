@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import type { Address } from 'viem';
 import type { OperatorStatus } from '../../core/operator-status.ts';
 import {
@@ -7,7 +8,7 @@ import {
   epochStateColumns,
   toEpochStateRecord,
 } from '../epoch-state-fields.ts';
-import { StoreConflictError } from '../errors.ts';
+import { StoreConflictError, StoreNotFoundError } from '../errors.ts';
 import type { DB } from '../generated/registry-db.ts';
 import { nowAsDate, type QueryContext, runQuery } from '../query-context.ts';
 import { inputChecks, MAX_LIST_LIMIT } from '../validate.ts';
@@ -16,7 +17,7 @@ import {
   type EpochOperatorEntry,
   insertSnapshotRows,
 } from './epoch-operators.ts';
-import { type OperatorUpdateColumns, updateOperator } from './operators.ts';
+import type { OperatorUpdateColumns } from './operators.ts';
 
 /**
  * How one operator changes at the epoch start (SPEC §3 "at each epoch start"): its new status,
@@ -89,6 +90,94 @@ function checkUpdates(operation: string, updates: unknown): CheckedUpdate[] {
   });
 }
 
+/** One operator update as `jsonb_to_recordset` reads it (absent fields are null: left as is). */
+interface OperatorUpdateRow {
+  address: string;
+  status: OperatorStatus | null;
+  /** Decimal string: JSON numbers would lose uint256 precision. */
+  weight: string | null;
+  signing_key: string | null;
+  expected_status: OperatorStatus | null;
+}
+
+/** The same row as SQL sees it (`weight numeric`). */
+type OperatorUpdateValues = Omit<OperatorUpdateRow, 'weight'> & { weight: bigint | null };
+
+/**
+ * Applies every operator update of an advance in one statement (not one per operator). Each
+ * update applies only where its expected status (if any) holds; when any did not apply, the
+ * first of them in input order is reported as `updateOperator` reports it — StoreNotFoundError
+ * for an unknown operator, StoreConflictError('STATUS_PRECONDITION') for a status that moved —
+ * and the caller's transaction rolls the rest back. A status change remembers the status an
+ * operator is suspended from and clears it otherwise (operators.ts `suspensionBookkeeping`).
+ */
+async function updateOperators(
+  context: QueryContext<DB>,
+  operation: string,
+  updates: readonly CheckedUpdate[],
+): Promise<void> {
+  if (updates.length === 0) return;
+  const rows: OperatorUpdateRow[] = updates.map((update) => ({
+    address: update.address,
+    status: (update.columns.status as OperatorStatus | undefined) ?? null,
+    weight: update.columns.weight === undefined ? null : update.columns.weight.toString(),
+    signing_key: update.columns.signing_key ?? null,
+    expected_status: update.expectedStatus ?? null,
+  }));
+  const updated = await context.db
+    .updateTable('operators')
+    .from(
+      sql<OperatorUpdateValues>`jsonb_to_recordset(cast(${JSON.stringify(rows)} as text)::jsonb)`.as<'v'>(
+        sql`v(address text, status text, weight numeric, signing_key text, expected_status text)`,
+      ),
+    )
+    .set((eb) => ({
+      status: eb.fn.coalesce('v.status', 'operators.status'),
+      status_before_suspension: eb
+        .case()
+        .when('v.status', 'is', null)
+        .then(eb.ref('operators.status_before_suspension'))
+        .when('v.status', '=', 'suspended')
+        .then(
+          eb
+            .case()
+            .when('operators.status', '=', 'suspended')
+            .then(eb.ref('operators.status_before_suspension'))
+            .else(eb.ref('operators.status'))
+            .end(),
+        )
+        .else(null)
+        .end(),
+      weight: eb.fn.coalesce('v.weight', 'operators.weight'),
+      signing_key: eb.fn.coalesce('v.signing_key', 'operators.signing_key'),
+      updated_at: nowAsDate(context.clock),
+    }))
+    .whereRef('operators.address', '=', 'v.address')
+    .where((eb) =>
+      eb.or([
+        eb('v.expected_status', 'is', null),
+        eb('operators.status', '=', eb.ref('v.expected_status')),
+      ]),
+    )
+    .returning('operators.address')
+    .execute();
+  if (updated.length === updates.length) return;
+  const applied = new Set(updated.map((row) => row.address));
+  const first = updates.find((update) => !applied.has(update.address));
+  if (!first) return;
+  const current = await context.db
+    .selectFrom('operators')
+    .select('status')
+    .where('address', '=', first.address)
+    .executeTakeFirst();
+  if (!current) throw new StoreNotFoundError(operation, 'operator', first.address);
+  throw new StoreConflictError(
+    operation,
+    'STATUS_PRECONDITION',
+    `operator ${first.address} is ${current.status}, not ${first.expectedStatus}`,
+  );
+}
+
 /**
  * Writes an epoch advance in one transaction: the epoch_states row, the operators' new statuses,
  * weights and signing keys, and the epoch_operators snapshot. Either all of it is stored or none.
@@ -149,9 +238,7 @@ export async function applyEpochAdvance(
         return { applied: false, state: toEpochStateRecord(winner) };
       }
 
-      for (const update of updates) {
-        await updateOperator(tx, operation, update.address, update.columns, update.expectedStatus);
-      }
+      await updateOperators(tx, operation, updates);
       await insertSnapshotRows(tx, snapshotRows);
       return { applied: true, state: toEpochStateRecord(inserted) };
     }),

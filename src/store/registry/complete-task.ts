@@ -7,7 +7,8 @@ import { checkStatusChange } from '../task-fields.ts';
 import { inputChecks, MAX_LIST_LIMIT, MAX_SIGNATURE_DATA_BYTES } from '../validate.ts';
 import { type AvsTaskResponseRecord, selectAvsTaskResponse } from './avs-task-responses.ts';
 import { sumSnapshotWeights } from './epoch-operators.ts';
-import { deriveOperatorCounters, insertOperatorFacts } from './operator-facts.ts';
+import { deriveOperatorCounters } from './operator-counters.ts';
+import { insertOperatorFacts } from './operator-facts.ts';
 import { type RegistryTaskRecord, toRegistryTaskRecord } from './tasks.ts';
 
 /** The proof the aggregator assembled for a task. */
@@ -147,7 +148,7 @@ export async function completeTask(
         tx,
         signers.map((operator) => ({ kind: 'succeeded' as const, operator, taskId })),
       );
-      for (const signer of signers) await deriveOperatorCounters(tx, signer, undefined);
+      await deriveOperatorCounters(tx, signers, undefined);
       const response = await selectAvsTaskResponse(tx, taskId);
       if (!response) throw new StoreNotFoundError(operation, 'proof', taskId);
       return { completed: true, task: toRegistryTaskRecord(completed), response };

@@ -1,11 +1,11 @@
 import { type Selectable, sql } from 'kysely';
 import type { Address, Hex } from 'viem';
-import { unsuspendOperator } from '../../core/operator-lifecycle.ts';
 import type { DB, OperatorFacts } from '../generated/registry-db.ts';
 import { nowAsDate, type QueryContext, runQuery } from '../query-context.ts';
 import { storedAddress, storedHex, storedOneOf } from '../stored-values.ts';
 import { type InputChecks, inputChecks, MAX_LIST_LIMIT } from '../validate.ts';
-import { type OperatorRecord, toOperatorRecord } from './operators.ts';
+import { addToFactCounts, deriveOperatorCounters } from './operator-counters.ts';
+import type { OperatorRecord } from './operators.ts';
 
 /**
  * One replicated off-chain fact about an operator (src/registry/README.md "Replication"). Facts
@@ -89,7 +89,8 @@ function toStoredFact(row: Selectable<OperatorFacts>): StoredOperatorFact {
 }
 
 /**
- * Inserts facts (existing ones are skipped by their natural keys); returns how many were new.
+ * Inserts facts (existing ones are skipped by their natural keys) and adds the new ones to their
+ * operators' fact totals; returns how many were new. Two statements whatever the number of facts.
  * Must run inside a transaction together with `deriveOperatorCounters`.
  */
 export async function insertOperatorFacts(
@@ -110,91 +111,10 @@ export async function insertOperatorFacts(
       })),
     )
     .onConflict((conflict) => conflict.doNothing())
-    .returning('seq')
+    .returning(['kind', 'operator_address', 'misses_cleared'])
     .execute();
+  await addToFactCounts(context, inserted);
   return inserted.length;
-}
-
-/**
- * Derives an operator's counters and miss suspension from its facts: `successfulResponseCount` =
- * its `succeeded` facts; `missing` = its `missed` facts beyond the largest `missesCleared` of its
- * unsuspends; `missing ≥ suspendAtMisses` suspends it (remembering its status), and an operator
- * suspended while an unsuspend brought `missing` below that is lifted by the core's
- * `unsuspendOperator` at the latest stored epoch. Operators not stored yet are skipped (their
- * counters are derived when `operators.upsert` first stores them). Returns
- * the rows after the update, and whether the status changed. Run inside a transaction.
- */
-export async function deriveOperatorCounters(
-  context: QueryContext<DB>,
-  address: string,
-  suspendAtMisses: number | undefined,
-): Promise<
-  { operator: OperatorRecord; statusChanged: boolean; suspendedNow: boolean } | undefined
-> {
-  const key = address.toLowerCase();
-  const row = await context.db
-    .selectFrom('operators')
-    .selectAll()
-    .where('address', '=', key)
-    .forUpdate()
-    .executeTakeFirst();
-  if (!row) return undefined;
-  const counts = await context.db
-    .selectFrom('operator_facts')
-    .select([
-      sql<number>`count(*) filter (where kind = 'missed')::int`.as('misses'),
-      sql<number>`count(*) filter (where kind = 'succeeded')::int`.as('successes'),
-      sql<number>`coalesce(max(misses_cleared), 0)::int`.as('cleared'),
-      sql<number>`count(*) filter (where kind = 'unsuspended')::int`.as('unsuspends'),
-    ])
-    .where('operator_address', '=', key)
-    .executeTakeFirstOrThrow();
-  const missing = Math.max(0, Number(counts.misses) - Number(counts.cleared));
-  const record = toOperatorRecord(row);
-  let status = record.status;
-  let statusBeforeSuspension = record.statusBeforeSuspension;
-  let suspendedNow = false;
-  if (suspendAtMisses !== undefined) {
-    if (missing >= suspendAtMisses && record.status !== 'suspended') {
-      statusBeforeSuspension = record.status;
-      status = 'suspended';
-      suspendedNow = true;
-    } else if (
-      missing < suspendAtMisses &&
-      record.status === 'suspended' &&
-      Number(counts.unsuspends) > 0
-    ) {
-      const latest = await context.db
-        .selectFrom('epoch_states')
-        .select(sql<number>`max(epoch_number)`.as('epoch'))
-        .executeTakeFirst();
-      const lifted = unsuspendOperator(record, Number(latest?.epoch ?? 0));
-      status = lifted.operator.status;
-      statusBeforeSuspension = null;
-    }
-  }
-  const unchanged =
-    status === record.status &&
-    missing === record.missing &&
-    Number(counts.successes) === record.successfulResponseCount;
-  if (unchanged) return { operator: record, statusChanged: false, suspendedNow: false };
-  const updated = await context.db
-    .updateTable('operators')
-    .set({
-      missing,
-      successful_response_count: Number(counts.successes),
-      status,
-      status_before_suspension: statusBeforeSuspension,
-      updated_at: nowAsDate(context.clock),
-    })
-    .where('address', '=', key)
-    .returningAll()
-    .executeTakeFirstOrThrow();
-  return {
-    operator: toOperatorRecord(updated),
-    statusChanged: status !== record.status,
-    suspendedNow,
-  };
 }
 
 export function createOperatorFactsRepository(context: QueryContext<DB>): OperatorFactsRepository {
@@ -216,10 +136,15 @@ export function createOperatorFactsRepository(context: QueryContext<DB>): Operat
           const added = await insertOperatorFacts(tx, checked);
           const changed: OperatorRecord[] = [];
           if (added === 0) return { added, changed };
-          const named = [...new Set(checked.map((fact) => fact.operator.toLowerCase()))].sort();
-          for (const address of named) {
-            const derived = await deriveOperatorCounters(tx, address, suspendAtMisses);
-            if (derived?.statusChanged) changed.push(derived.operator);
+          // Every named operator, not only those with new facts: a counter written directly
+          // (recordSuccessfulResponses, an admin's `missing`) is replaced by the derived one.
+          const derived = await deriveOperatorCounters(
+            tx,
+            checked.map((fact) => fact.operator),
+            suspendAtMisses,
+          );
+          for (const result of derived.values()) {
+            if (result.statusChanged) changed.push(result.operator);
           }
           return { added, changed };
         }),

@@ -6,7 +6,8 @@ import type { DB, Operators } from '../generated/registry-db.ts';
 import { nowAsDate, type QueryContext, runQuery } from '../query-context.ts';
 import { storedAddress, storedMs, storedOneOf, storedOperatorStatus } from '../stored-values.ts';
 import { inputChecks, MAX_LIST_LIMIT } from '../validate.ts';
-import { deriveOperatorCounters, insertOperatorFacts } from './operator-facts.ts';
+import { deriveOperatorCounters } from './operator-counters.ts';
+import { insertOperatorFacts } from './operator-facts.ts';
 
 /** Any status but `suspended`: what an operator can be suspended from. */
 export type UnsuspendedStatus = Exclude<OperatorStatus, 'suspended'>;
@@ -319,8 +320,8 @@ export function createOperatorsRepository(context: QueryContext<DB>): OperatorsR
           .executeTakeFirstOrThrow();
         if (existed) return toOperatorRecord(row);
         // Facts replicated from another registry may name it already: its counters start there.
-        const derived = await deriveOperatorCounters(context, address, undefined);
-        return derived?.operator ?? toOperatorRecord(row);
+        const derived = await deriveOperatorCounters(context, [address], undefined);
+        return derived.get(address)?.operator ?? toOperatorRecord(row);
       });
     },
 
@@ -440,7 +441,7 @@ export function createOperatorsRepository(context: QueryContext<DB>): OperatorsR
           // The miss is a replicated fact keyed by (task, operator): a second miss of the same
           // task (here, or collected by another registry) counts nothing.
           await insertOperatorFacts(tx, [{ kind: 'missed', operator: key, taskId }]);
-          const derived = await deriveOperatorCounters(tx, key, suspendAtMisses);
+          const derived = (await deriveOperatorCounters(tx, [key], suspendAtMisses)).get(key);
           if (!derived) throw new StoreNotFoundError(operation, 'operator', key);
           return { operator: derived.operator, suspendedNow: derived.suspendedNow };
         }),
