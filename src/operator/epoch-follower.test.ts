@@ -7,6 +7,7 @@ import {
 import { createFakeNetwork, type FakeNetwork } from '../../test/operator/support/fake-network.ts';
 import { createManualClock, type ManualClock } from '../../test/operator/support/manual-clock.ts';
 import { operatorStoreFixture } from '../../test/operator/support/operator-store.ts';
+import { countStoreCalls } from '../../test/operator/support/store-calls.ts';
 import { waitFor } from '../../test/operator/support/wait-for.ts';
 import { createMemoryLogger, type LogEntry } from '../adapters/logger/memory-logger.ts';
 import { createSeededRng } from '../adapters/rng/seeded-rng.ts';
@@ -66,15 +67,11 @@ function epochState(epoch: number, overrides: Partial<EpochStateMessage> = {}): 
   };
 }
 
-beforeEach(async () => {
-  clock = createManualClock();
-  network = createFakeNetwork('OperatorPeer1');
-  mainChain = createFakeMainChain();
-  store = await stores.open(clock);
+function createFollowerOn(on: OperatorStore): EpochFollower {
   const logger = createMemoryLogger();
   logs = logger.entries;
-  follower = createEpochFollower(
-    { clock, rng: createSeededRng(3), network, mainChain, store, log: logger },
+  return createEpochFollower(
+    { clock, rng: createSeededRng(3), network, mainChain, store: on, log: logger },
     {
       ...DEFAULT_EPOCH_FOLLOWER_OPTIONS,
       syncRetry: { initialDelayMs: 250, maxDelayMs: 10_000, multiplier: 2, jitterRatio: 0 },
@@ -82,6 +79,14 @@ beforeEach(async () => {
       registryPeerIds: [REGISTRY],
     },
   );
+}
+
+beforeEach(async () => {
+  clock = createManualClock();
+  network = createFakeNetwork('OperatorPeer1');
+  mainChain = createFakeMainChain();
+  store = await stores.open(clock);
+  follower = createFollowerOn(store);
   mainChain.currentEpoch = 2;
   chainEpoch(2);
 });
@@ -274,6 +279,89 @@ describe('epoch follower', () => {
     );
     await waitFor(() => syncs === 2, 'a second sync');
     await waitFor(() => follower.current()?.epoch === 5, 'epoch 5');
+  });
+
+  test('behavior: an epoch adopted with an unchanged own record writes nothing to local_operator', async () => {
+    await store.localOperator.put({
+      address: operator,
+      signingKey: operatorKey,
+      weightWei: 6n,
+      activeEpoch: 2,
+      status: 'waitingActive',
+    });
+    const counted = countStoreCalls(store);
+    follower = createFollowerOn(counted.store);
+    const puts = () => counted.calls.filter((call) => call === 'localOperator.put').length;
+
+    expect((await follower.offer(epochState(2), REGISTRY)).kind).toBe('adopted');
+    expect(puts()).toBe(1); // waitingActive → active
+    const written = await store.localOperator.get();
+    expect(written).toMatchObject({ status: 'active', weightWei: 6n });
+
+    await clock.advance(40_000);
+    chainEpoch(3);
+    mainChain.currentEpoch = 3;
+    expect((await follower.offer(epochState(3), REGISTRY)).kind).toBe('adopted');
+    expect(puts()).toBe(1);
+    expect(await store.localOperator.get()).toEqual(written);
+
+    // A changed weight is written.
+    mainChain.currentEpoch = 4;
+    mainChain.epochs.set(4, {
+      startBlock: 48n,
+      totalWeightWei: 11n,
+      thresholdWeightWei: 7n,
+      operators: new Map([
+        [operator.toLowerCase(), { weightWei: 7n, signingKey: operatorKey }],
+        [other.toLowerCase(), { weightWei: 4n, signingKey: otherKey }],
+      ]),
+    });
+    const heavier = epochState(4, {
+      totalWeightWei: 11n,
+      operators: [
+        { operator, weightWei: 7n, signingKey: operatorKey },
+        { operator: other, weightWei: 4n, signingKey: otherKey },
+      ],
+    });
+    expect((await follower.offer(heavier, REGISTRY)).kind).toBe('adopted');
+    expect(puts()).toBe(2);
+    expect(await store.localOperator.get()).toMatchObject({ status: 'active', weightWei: 7n });
+  });
+
+  test('behavior: a sync that brings the same own record again writes nothing to local_operator', async () => {
+    const counted = countStoreCalls(store);
+    follower = createFollowerOn(counted.store);
+    let syncs = 0;
+    network.respond = () => {
+      syncs += 1;
+      return encodeSyncResponse({
+        latestEpoch: epochState(2),
+        stateHash: null,
+        operators: [
+          {
+            address: operator,
+            signingKey: operatorKey,
+            weightWei: 6n,
+            status: 'active',
+            activeEpoch: 2,
+            exitEpoch: null,
+            missing: 0,
+            successfulResponseCount: 0,
+          },
+        ],
+      });
+    };
+    await follower.start();
+    await waitFor(() => follower.current()?.epoch === 2, 'adopted from sync');
+    follower.requestSync('again');
+    await waitFor(() => syncs === 2, 'a second sync');
+    await follower.stop();
+    expect(counted.calls.filter((call) => call === 'localOperator.put')).toHaveLength(1);
+    expect(await store.localOperator.get()).toMatchObject({
+      status: 'active',
+      activeEpoch: 2,
+      weightWei: 6n,
+    });
   });
 
   test('behavior: waitForEpoch resolves on adoption or after its timeout', async () => {

@@ -31,6 +31,7 @@ import {
   isAbortOf,
   sleepUnlessAborted,
 } from './lifecycle.ts';
+import { putLocalOperatorIfChanged } from './local-operator-record.ts';
 
 /**
  * The epoch follower: learns each epoch's state (weights, threshold, active operators) from the
@@ -323,13 +324,16 @@ export function createEpochFollower(
     }
   }
 
-  /** Keeps `local_operator` in step with the adopted epoch (weight, key; waitingActive → active). */
+  /**
+   * Keeps `local_operator` in step with the adopted epoch (weight, key; waitingActive → active);
+   * writes only when one of them changed.
+   */
   async function refreshLocalOperator(adopted: AdoptedEpoch): Promise<void> {
     if (adopted.self === undefined) return;
     try {
       const local = await store.localOperator.get();
       if (local === undefined) return;
-      await store.localOperator.put({
+      await putLocalOperatorIfChanged(store, local, {
         address: local.address,
         signingKey: adopted.self.signingKey,
         weightWei: adopted.self.weightWei,
@@ -341,10 +345,13 @@ export function createEpochFollower(
     }
   }
 
-  /** The registry's record of this operator, from a sync answer: it is the authority on status. */
+  /**
+   * The registry's record of this operator, from a sync answer: it is the authority on status.
+   * Written only when it differs from the stored one.
+   */
   async function applyOwnRecord(record: OperatorRecordMessage): Promise<void> {
     try {
-      await store.localOperator.put({
+      await putLocalOperatorIfChanged(store, await store.localOperator.get(), {
         address: options.operator,
         signingKey: record.signingKey,
         weightWei: record.weightWei,

@@ -11,6 +11,7 @@ import {
 } from '../../test/operator/support/fake-network.ts';
 import { createManualClock, type ManualClock } from '../../test/operator/support/manual-clock.ts';
 import { operatorStoreFixture } from '../../test/operator/support/operator-store.ts';
+import { countStoreCalls } from '../../test/operator/support/store-calls.ts';
 import { waitFor } from '../../test/operator/support/wait-for.ts';
 import { createNativeSecp256k1 } from '../adapters/crypto/native-secp256k1.ts';
 import { createMemoryLogger } from '../adapters/logger/memory-logger.ts';
@@ -320,6 +321,45 @@ describe('join client', () => {
     });
     expect(await store.peerCache.get('OperatorPeer3')).toMatchObject({ status: 'disconnected' });
     expect(await store.peerCache.get('OperatorPeer4')).toBeUndefined();
+  });
+
+  test('behavior: a join caches the registry and its discovery peers in one store call; a re-join within a minute writes nothing', async () => {
+    const counted = countStoreCalls(store);
+    store = counted.store;
+    const writes = () =>
+      counted.calls.filter((call) => call.endsWith('.put') || call.startsWith('peerCache.upsert'));
+    const peers: PeerInfoMessage[] = [2, 3].map((n) => ({
+      peerId: `OperatorPeer${n}`,
+      addresses: [`/memory/op${n}/p2p/OperatorPeer${n}`],
+      operator: null,
+    }));
+    registryAnswers(accepted(peers));
+    const joining = startClient();
+    await waitFor(() => writes().includes('peerCache.upsertMany'), 'peers cached');
+    expect(writes()).toEqual(['localOperator.put', 'peerCache.upsertMany']);
+    expect((await store.peerCache.list({ limit: 10 })).map((peer) => peer.peerId).sort()).toEqual([
+      'OperatorPeer2',
+      'OperatorPeer3',
+      REGISTRY.peerId,
+    ]);
+    const firstSeenAtMs = (await store.peerCache.get(REGISTRY.peerId))?.lastSeenAtMs;
+
+    // The registry restarts: the same answer again, 30 s later.
+    await clock.advance(30_000);
+    network.disconnect(REGISTRY.peerId);
+    await waitFor(() => joinRequests().length === 2, 'joined again');
+    await waitFor(() => joining.summary().phase === 'joined', 'joined');
+    for (let i = 0; i < 10; i++) await new Promise((resolve) => setImmediate(resolve));
+    expect(writes()).toEqual(['localOperator.put', 'peerCache.upsertMany']);
+
+    // A minute after the last write the registry's entry is refreshed (its last_seen_at moves).
+    await clock.advance(30_000);
+    network.disconnect(REGISTRY.peerId);
+    await waitFor(() => writes().length === 3, 'the registry entry refreshed');
+    expect(writes()[2]).toBe('peerCache.upsertMany');
+    const refreshed = await store.peerCache.get(REGISTRY.peerId);
+    expect(refreshed?.lastSeenAtMs).toBe((firstSeenAtMs ?? 0) + 60_000);
+    expect((await store.peerCache.get('OperatorPeer2'))?.lastSeenAtMs).toBe(firstSeenAtMs);
   });
 
   test('behavior: a registry announcement from a registry being retried ends the backoff at once', async () => {

@@ -16,6 +16,7 @@ import {
 import type { Rng } from '../ports/rng.ts';
 import { joinDigest } from '../protocol/join-digest.ts';
 import type { OperatorStore } from '../store/operator/operator-store.ts';
+import type { PeerInput } from '../store/operator/peer-cache.ts';
 import {
   decodeJoinResponse,
   encodeJoinRequest,
@@ -37,6 +38,7 @@ import {
   sleepUnlessAborted,
   timeoutSignal,
 } from './lifecycle.ts';
+import { putLocalOperatorIfChanged } from './local-operator-record.ts';
 import type { RegistryBootstrap } from './registry-peers.ts';
 
 /**
@@ -45,10 +47,11 @@ import type { RegistryBootstrap } from './registry-peers.ts';
  * operator's current signing key, and retries with bounded backoff until the registry accepts or
  * refuses for good. NOT_REGISTERED is retried slowly (the registry may not have confirmed the
  * registration yet); SUSPENDED and DEREGISTERED end the loop and are reported. On acceptance it
- * stores status and epochs in `local_operator`, then dials (a bounded number of) the discovery
- * peers it got back and records them in `peer_cache`. It then watches the connection: when the
- * registry goes away (restart, crash, network cut) it joins again, so the registry's gossip and
- * tasks reach the node once more without a restart of the operator.
+ * stores status and epochs in `local_operator` (when they changed), then dials (a bounded number
+ * of) the discovery peers it got back and records them and the registry in `peer_cache`, in one
+ * write (an unchanged entry is rewritten at most once a minute). It then watches the connection:
+ * when the registry goes away (restart, crash, network cut) it joins again, so the registry's
+ * gossip and tasks reach the node once more without a restart of the operator.
  */
 
 export interface JoinClientDeps {
@@ -169,6 +172,8 @@ export function createJoinClient(deps: JoinClientDeps, options: JoinClientOption
   /** Per registry: ends its join loop's backoff wait early (it is reachable again). */
   const wakers = new Map<PeerId, () => void>();
   const registryIds = new Set(options.registries.map((registry) => registry.peerId));
+  /** What this client last wrote to `peer_cache` per peer (see cachePeers). */
+  const cachedPeers = new Map<PeerId, PeerInput>();
   const work = createBackgroundWork((name, error) =>
     log.error('join loop failed', { registry: name, error: describeError(error) }),
   );
@@ -391,20 +396,20 @@ export function createJoinClient(deps: JoinClientDeps, options: JoinClientOption
     signal: AbortSignal,
   ): Promise<void> {
     const { response, signingKey } = outcome;
+    const registryEntry: PeerInput = {
+      peerId: registry.peerId,
+      addresses: [registry.address],
+      lastSeenAtMs: clock.now(),
+      status: 'connected',
+    };
     try {
       const existing = await store.localOperator.get();
-      await store.localOperator.put({
+      await putLocalOperatorIfChanged(store, existing, {
         address: options.operator,
         signingKey,
         activeEpoch: response.activeEpoch,
         status: response.status,
         weightWei: existing?.weightWei ?? 0n,
-      });
-      await store.peerCache.upsert({
-        peerId: registry.peerId,
-        addresses: [registry.address],
-        lastSeenAtMs: clock.now(),
-        status: 'connected',
       });
     } catch (error) {
       // The registry has accepted: the node works on, only its local record is behind.
@@ -425,13 +430,42 @@ export function createJoinClient(deps: JoinClientDeps, options: JoinClientOption
       signingKey,
       joinedAtMs: clock.now(),
     });
-    await dialDiscoveryPeers(response.peers, signal);
+    const dialed = await dialDiscoveryPeers(response.peers, signal);
+    await cachePeers([registryEntry, ...dialed]);
   }
 
+  /**
+   * Records peers in `peer_cache`, in one statement, skipping those whose entry this client wrote
+   * less than PEER_CACHE_REFRESH_MS ago with the same status, addresses and operator (a re-join
+   * after a registry restart would otherwise rewrite the registry's entry every time).
+   */
+  async function cachePeers(peers: readonly PeerInput[]): Promise<void> {
+    const nowMs = clock.now();
+    const due = peers.filter((peer) => {
+      const cached = cachedPeers.get(peer.peerId);
+      return (
+        cached === undefined ||
+        nowMs - cached.lastSeenAtMs >= PEER_CACHE_REFRESH_MS ||
+        !samePeerEntry(cached, peer)
+      );
+    });
+    if (due.length === 0) return;
+    try {
+      await store.peerCache.upsertMany(due);
+      for (const peer of due) cachedPeers.set(peer.peerId, peer);
+    } catch (error) {
+      log.warn('could not cache peers', {
+        peers: due.map((peer) => peer.peerId),
+        error: describeError(error),
+      });
+    }
+  }
+
+  /** Dials fresh discovery peers; returns their `peer_cache` entries (none once stopped). */
   async function dialDiscoveryPeers(
     peers: readonly PeerInfoMessage[],
     signal: AbortSignal,
-  ): Promise<void> {
+  ): Promise<PeerInput[]> {
     const fresh: PeerInfoMessage[] = [];
     for (const peer of peers) {
       if (discovered.size >= options.maxDiscoveryDials) break;
@@ -443,26 +477,21 @@ export function createJoinClient(deps: JoinClientDeps, options: JoinClientOption
       discovered.add(peer.peerId);
       fresh.push(peer);
     }
+    const dialed: PeerInput[] = [];
     await forEachLimited(fresh, options.discoveryDialConcurrency, async (peer) => {
       if (signal.aborted) return;
       const connected = await dialPeer(peer, signal);
       if (signal.aborted) return;
-      try {
-        await store.peerCache.upsert({
-          peerId: peer.peerId,
-          ...(peer.operator === null ? {} : { operatorAddress: peer.operator }),
-          addresses: [...peer.addresses],
-          lastSeenAtMs: clock.now(),
-          status: connected ? 'connected' : 'disconnected',
-        });
-      } catch (error) {
-        log.warn('could not cache a discovery peer', {
-          peer: peer.peerId,
-          error: describeError(error),
-        });
-      }
+      dialed.push({
+        peerId: peer.peerId,
+        ...(peer.operator === null ? {} : { operatorAddress: peer.operator }),
+        addresses: [...peer.addresses],
+        lastSeenAtMs: clock.now(),
+        status: connected ? 'connected' : 'disconnected',
+      });
     });
     if (fresh.length > 0) log.info('discovery peers dialed', { peers: fresh.length });
+    return signal.aborted ? [] : dialed;
   }
 
   async function dialPeer(peer: PeerInfoMessage, signal: AbortSignal): Promise<boolean> {
@@ -562,6 +591,23 @@ export function createJoinClient(deps: JoinClientDeps, options: JoinClientOption
       return () => listeners.delete(listener);
     },
   };
+}
+
+/** A peer's unchanged `peer_cache` entry is rewritten (its last_seen_at moved) at most this often. */
+export const PEER_CACHE_REFRESH_MS = 60_000;
+
+function samePeerEntry(a: PeerInput, b: PeerInput): boolean {
+  const aAddresses = a.addresses ?? [];
+  const bAddresses = b.addresses ?? [];
+  return (
+    a.status === b.status &&
+    (a.operatorAddress === undefined) === (b.operatorAddress === undefined) &&
+    (a.operatorAddress === undefined ||
+      b.operatorAddress === undefined ||
+      sameAddress(a.operatorAddress, b.operatorAddress)) &&
+    aAddresses.length === bAddresses.length &&
+    aAddresses.every((address, index) => address === bAddresses[index])
+  );
 }
 
 function checkJoinClientOptions(options: JoinClientOptions): void {

@@ -3,7 +3,13 @@ import type { Address } from 'viem';
 import type { DB, PeerCache } from '../generated/operator-db.ts';
 import { type QueryContext, runQuery } from '../query-context.ts';
 import { msAsDate, storedAddress, storedMs, storedOneOf } from '../stored-values.ts';
-import { inputChecks, MAX_LIST_LIMIT, MAX_PEER_ADDRESSES, MAX_TEXT_LENGTH } from '../validate.ts';
+import {
+  type InputChecks,
+  inputChecks,
+  MAX_LIST_LIMIT,
+  MAX_PEER_ADDRESSES,
+  MAX_TEXT_LENGTH,
+} from '../validate.ts';
 
 export const PEER_STATUSES = ['connected', 'disconnected', 'banned'] as const;
 export type PeerStatus = (typeof PEER_STATUSES)[number];
@@ -30,6 +36,11 @@ export interface PeerRecord {
 export interface PeerCacheRepository {
   /** Inserts or replaces the peer's entry. */
   upsert(peer: PeerInput): Promise<PeerRecord>;
+  /**
+   * `upsert` for several peers in one statement (a join's discovery peers), at most
+   * MAX_PEERS_PER_UPSERT, each peer id once; the records come back in the order given.
+   */
+  upsertMany(peers: readonly PeerInput[]): Promise<PeerRecord[]>;
   get(peerId: string): Promise<PeerRecord | undefined>;
   /** Most recently seen first, at most `limit`. */
   list(options: { status?: PeerStatus; limit: number }): Promise<PeerRecord[]>;
@@ -40,6 +51,8 @@ export interface PeerCacheRepository {
 }
 
 const MAX_PEER_ID_LENGTH = 128;
+/** A join's discovery answer carries at most 512 peers (MAX_PEERS_PER_MESSAGE), plus the registry. */
+export const MAX_PEERS_PER_UPSERT = 1024;
 
 function toPeerRecord(row: Selectable<PeerCache>): PeerRecord {
   return {
@@ -51,24 +64,32 @@ function toPeerRecord(row: Selectable<PeerCache>): PeerRecord {
   };
 }
 
+/** The row values of `peer`, checked; `path` prefixes field names (`peers[2].`). */
+function peerColumns(checks: InputChecks, peer: PeerInput, path: string) {
+  checks.require(
+    typeof peer === 'object' && peer !== null,
+    path === '' ? 'peer' : path.slice(0, -1),
+    'expected an object',
+  );
+  return {
+    peer_id: checks.text(`${path}peerId`, peer.peerId, MAX_PEER_ID_LENGTH),
+    operator_address:
+      peer.operatorAddress === undefined
+        ? null
+        : checks.address(`${path}operatorAddress`, peer.operatorAddress),
+    addresses: checks
+      .array(`${path}addresses`, peer.addresses ?? [], MAX_PEER_ADDRESSES)
+      .map((address, index) => checks.text(`${path}addresses[${index}]`, address, MAX_TEXT_LENGTH)),
+    last_seen_at: msAsDate(checks.timestampMs(`${path}lastSeenAtMs`, peer.lastSeenAtMs)),
+    status: checks.oneOf(`${path}status`, peer.status, PEER_STATUSES),
+  };
+}
+
 export function createPeerCacheRepository(context: QueryContext<DB>): PeerCacheRepository {
   return {
     async upsert(peer) {
       const operation = 'peerCache.upsert';
-      const checks = inputChecks(operation);
-      checks.require(typeof peer === 'object' && peer !== null, 'peer', 'expected an object');
-      const peerId = checks.text('peerId', peer.peerId, MAX_PEER_ID_LENGTH);
-      const values = {
-        operator_address:
-          peer.operatorAddress === undefined
-            ? null
-            : checks.address('operatorAddress', peer.operatorAddress),
-        addresses: checks
-          .array('addresses', peer.addresses ?? [], MAX_PEER_ADDRESSES)
-          .map((address, index) => checks.text(`addresses[${index}]`, address, MAX_TEXT_LENGTH)),
-        last_seen_at: msAsDate(checks.timestampMs('lastSeenAtMs', peer.lastSeenAtMs)),
-        status: checks.oneOf('status', peer.status, PEER_STATUSES),
-      };
+      const { peer_id: peerId, ...values } = peerColumns(inputChecks(operation), peer, '');
       return runQuery(operation, async () => {
         const row = await context.db
           .insertInto('peer_cache')
@@ -77,6 +98,47 @@ export function createPeerCacheRepository(context: QueryContext<DB>): PeerCacheR
           .returningAll()
           .executeTakeFirstOrThrow();
         return toPeerRecord(row);
+      });
+    },
+
+    async upsertMany(peers) {
+      const operation = 'peerCache.upsertMany';
+      const checks = inputChecks(operation);
+      const rows = checks
+        .array('peers', peers, MAX_PEERS_PER_UPSERT)
+        .map((peer, index) => peerColumns(checks, peer as PeerInput, `peers[${index}].`));
+      const firstIndex = new Map<string, number>();
+      rows.forEach((row, index) => {
+        const earlier = firstIndex.get(row.peer_id);
+        // One statement cannot update a row twice (Postgres refuses the whole upsert).
+        checks.require(
+          earlier === undefined,
+          `peers[${index}].peerId`,
+          `same as peers[${earlier}]`,
+        );
+        firstIndex.set(row.peer_id, index);
+      });
+      if (rows.length === 0) return [];
+      return runQuery(operation, async () => {
+        const stored = await context.db
+          .insertInto('peer_cache')
+          .values(rows)
+          .onConflict((conflict) =>
+            conflict.column('peer_id').doUpdateSet((eb) => ({
+              operator_address: eb.ref('excluded.operator_address'),
+              addresses: eb.ref('excluded.addresses'),
+              last_seen_at: eb.ref('excluded.last_seen_at'),
+              status: eb.ref('excluded.status'),
+            })),
+          )
+          .returningAll()
+          .execute();
+        const byPeerId = new Map(stored.map((row) => [row.peer_id, toPeerRecord(row)]));
+        return rows.map((row) => {
+          const record = byPeerId.get(row.peer_id);
+          if (record === undefined) throw new Error(`upserted peer ${row.peer_id} not returned`);
+          return record;
+        });
       });
     },
 
