@@ -135,6 +135,10 @@ async function main(config: AggregationConfig): Promise<AggregationResult> {
     seed: config.seed,
     trace: createTrace({ keepLines: false }),
     network: config.network,
+    // Every operator reads the value it signs from the chain, as the floor counts it: the
+    // simulator's shared history cache would answer all but the first of those reads.
+    cacheStateHistory: false,
+    batchChainReads: false,
   } as Parameters<typeof buildSimCluster>[0] & { network?: NetworkMode };
   const buildStartMs = performance.now();
   const cluster: SimCluster = await buildSimCluster(clusterArgs);

@@ -53,7 +53,7 @@ export interface CompressionResult {
    * JSON-RPC requests to Anvil per virtual minute after start-up, by method (`eth_call` by
    * contract function): what the nodes read from the chains while time passes.
    */
-  rpcPerVirtualMinute?: { total: number; byMethod: Record<string, number> };
+  rpcPerVirtualMinute?: { total: number; httpRequests: number; byMethod: Record<string, number> };
   peakRssMiB: number;
 }
 
@@ -72,6 +72,7 @@ const rpcPerVirtualMinute = (virtualMs: number): CompressionResult['rpcPerVirtua
   const byMethod = diffCounts(now.byMethod, first.rpc.byMethod);
   return {
     total: Math.round((now.requests - first.rpc.requests) / minutes),
+    httpRequests: Math.round((now.httpRequests - first.rpc.httpRequests) / minutes),
     byMethod: Object.fromEntries(
       Object.entries(byMethod).map(([method, n]) => [method, Math.round(n / minutes)]),
     ),

@@ -102,7 +102,10 @@ function selectorNames(): Map<string, string> {
 }
 
 export interface RpcCounters {
+  /** JSON-RPC requests (a batch counts each request in it). */
   requests: number;
+  /** HTTP requests that carried them (a JSON-RPC batch is one). */
+  httpRequests: number;
   /** `eth_call` requests are named by the contract function: `eth_call getHistoryAtBlock`. */
   byMethod: Record<string, number>;
 }
@@ -112,6 +115,7 @@ export function meterRpc(): { read(): RpcCounters } {
   const names = selectorNames();
   const byMethod = new Map<string, number>();
   let requests = 0;
+  let httpRequests = 0;
   const original = globalThis.fetch;
   const count = (body: unknown) => {
     for (const message of Array.isArray(body) ? body : [body]) {
@@ -130,7 +134,9 @@ export function meterRpc(): { read(): RpcCounters } {
   globalThis.fetch = (input, init) => {
     if (typeof init?.body === 'string') {
       try {
-        count(JSON.parse(init.body));
+        const body = JSON.parse(init.body) as unknown;
+        httpRequests++;
+        count(body);
       } catch {
         // not JSON-RPC: not ours to count
       }
@@ -140,6 +146,7 @@ export function meterRpc(): { read(): RpcCounters } {
   return {
     read: () => ({
       requests,
+      httpRequests,
       byMethod: Object.fromEntries([...byMethod.entries()].sort((a, b) => b[1] - a[1])),
     }),
   };

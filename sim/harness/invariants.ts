@@ -1,5 +1,6 @@
 import type { Hex } from 'viem';
 import { ContractRevertError } from '../../src/chain/errors.ts';
+import type { OperatorRecord } from '../../src/core/operator-record.ts';
 import type { OperatorStatus } from '../../src/core/operator-status.ts';
 import { OPERATOR_TRANSITIONS } from '../../src/core/operator-transitions.ts';
 import type { RegistryStore } from '../../src/store/registry/registry-store.ts';
@@ -74,6 +75,7 @@ export function createInvariantChecker(cluster: SimCluster) {
   /** Per-registry model keys: `<registry>|<operator or task>`. */
   const at = (registry: string, key: string) => `${registry}|${key.toLowerCase()}`;
 
+  const operatorsRead = new Map<string, readonly OperatorRecord[]>();
   return {
     violations,
     /** An admin unsuspend resets `missing` (core rule): the model forgets earlier misses too. */
@@ -145,6 +147,11 @@ export function createInvariantChecker(cluster: SimCluster) {
      * end, when quiet and the registries' facts converged): misses and successes are facts
      * replicated between registries, so every registry must show the counts of the whole trace.
      */
+    /** The operators `check` last read from `registry`'s store (the harness reuses them). */
+    operatorsReadAt(registry: string): readonly OperatorRecord[] | undefined {
+      return operatorsRead.get(registry);
+    },
+
     async checkCounters(): Promise<void> {
       const successes = await successesInProofs();
       for (const registry of cluster.registries) {
@@ -156,6 +163,7 @@ export function createInvariantChecker(cluster: SimCluster) {
 
   async function checkTransitions(registry: string, store: RegistryStore): Promise<void> {
     const operators = await store.operators.list();
+    operatorsRead.set(registry, operators);
     for (const record of operators) {
       const key = at(registry, record.address);
       const previous = lastStatus.get(key);

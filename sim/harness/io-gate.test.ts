@@ -52,6 +52,57 @@ describe('createIoGate', () => {
     await gate.idle();
   });
 
+  test('behavior: shared calls of a lane run together; an exclusive call waits for them, and later calls wait for it', async () => {
+    const gate = createIoGate();
+    const log: string[] = [];
+    const [r1, r2, w, r3] = ['r1', 'r2', 'w', 'r3'].map((name) => tracked(log, name)) as [
+      ReturnType<typeof tracked>,
+      ReturnType<typeof tracked>,
+      ReturnType<typeof tracked>,
+      ReturnType<typeof tracked>,
+    ];
+    const handedBack: string[] = [];
+    const issue = (entry: ReturnType<typeof tracked>, shared: boolean) =>
+      void gate
+        .run(entry.call, { lane: 'chain:1', shared })
+        .then((value) => handedBack.push(value));
+    issue(r1, true);
+    issue(r2, true);
+    issue(w, false);
+    issue(r3, true);
+    await turns();
+    expect(log).toEqual(['start r1', 'start r2']);
+    r2.io.resolve('r2');
+    await turns();
+    // r2 is done but r1 still runs: the exclusive call waits, and the read after it too.
+    expect(log).toEqual(['start r1', 'start r2', 'end r2']);
+    r1.io.resolve('r1');
+    await turns();
+    expect(log.slice(3)).toEqual(['end r1', 'start w']);
+    w.io.resolve('w');
+    await turns();
+    expect(log.slice(5)).toEqual(['end w', 'start r3']);
+    r3.io.resolve('r3');
+    await gate.idle();
+    expect(handedBack).toEqual(['r1', 'r2', 'w', 'r3']);
+  });
+
+  test('behavior: a shared call never runs alongside an exclusive call issued before it', async () => {
+    const gate = createIoGate();
+    const log: string[] = [];
+    const w = tracked(log, 'w');
+    const r = tracked(log, 'r');
+    void gate.run(w.call, { lane: 'chain:1' });
+    void gate.run(r.call, { lane: 'chain:1', shared: true });
+    await turns();
+    expect(log).toEqual(['start w']);
+    w.io.resolve('w');
+    await turns();
+    expect(log).toEqual(['start w', 'end w', 'start r']);
+    r.io.resolve('r');
+    await gate.idle();
+  });
+
   test('behavior: results come back in issue order, however the I/O finishes', async () => {
     const gate = createIoGate();
     const log: string[] = [];

@@ -13,7 +13,11 @@ import { AsyncLocalStorage } from 'node:async_hooks';
  * Within a lane calls run one at a time, in issue order, so each resource sees exactly the
  * sequence it saw behind a plain FIFO gate; a call without a lane runs alone (everything issued
  * before it has been handed back, nothing after it starts until it has been), as every call did
- * before lanes. Only when results are handed back matters to node code, and that order is fixed.
+ * before lanes. A `shared` call (a read that changes nothing) may also run alongside the other
+ * shared calls of its lane — a chain's reads between two of its writes see the same state in any
+ * order, and sent together they travel as one JSON-RPC batch — but never alongside, or ahead of,
+ * an exclusive call of its lane. Only when results are handed back matters to node code, and that
+ * order is fixed.
  */
 export interface IoGate {
   run<T>(call: () => Promise<T>, options?: GateCallOptions): Promise<T>;
@@ -31,11 +35,17 @@ export interface GateCallOptions {
    * concurrently. Leave it out for a call that may touch several resources: it runs alone.
    */
   lane?: string;
+  /**
+   * The call only reads its lane's resource: it may run at the same time as other shared calls
+   * of the lane (see the interface comment). Ignored without a lane.
+   */
+  shared?: boolean;
 }
 
 interface Entry {
   readonly call: () => Promise<unknown>;
   readonly lane: string | undefined;
+  readonly shared: boolean;
   started: boolean;
   outcome: { ok: true; value: unknown } | { ok: false; error: unknown } | undefined;
   readonly resolve: (value: unknown) => void;
@@ -72,21 +82,25 @@ export function createIoGate(): IoGate {
 
   /** Starts every call that may start now (see the interface comment for the rule). */
   const startReady = () => {
-    const busyLanes = new Set<string>();
+    /** Lanes whose later calls must wait; `reading`: only shared calls run there so far. */
+    const lanes = new Map<string, 'reading' | 'blocked'>();
     for (const [index, entry] of queue.entries()) {
       if (entry.lane === undefined) {
         // Runs alone: only once everything before it is handed back; nothing after it starts.
         if (index === 0 && !entry.started) start(entry);
         return;
       }
+      const lane = lanes.get(entry.lane);
       if (entry.started) {
-        if (entry.outcome === undefined) busyLanes.add(entry.lane);
-      } else if (!busyLanes.has(entry.lane)) {
+        if (entry.outcome === undefined && lane !== 'blocked') {
+          lanes.set(entry.lane, entry.shared ? 'reading' : 'blocked');
+        }
+      } else if (lane === undefined || (lane === 'reading' && entry.shared)) {
         start(entry);
-        busyLanes.add(entry.lane);
+        lanes.set(entry.lane, entry.shared ? 'reading' : 'blocked');
       } else {
         // Later calls of this lane wait for this one; other lanes may go on.
-        busyLanes.add(entry.lane);
+        lanes.set(entry.lane, 'blocked');
       }
     }
   };
@@ -125,6 +139,7 @@ export function createIoGate(): IoGate {
         queue.push({
           call,
           lane: options.lane,
+          shared: options.shared === true,
           started: false,
           outcome: undefined,
           resolve: resolve as (value: unknown) => void,
@@ -144,17 +159,20 @@ export function createIoGate(): IoGate {
 
 /**
  * Wraps every method of `target` (and of its nested repository objects) so each call runs
- * through the gate, in `options.lane` when given. `transaction(work)` is gated as one call; the
- * `tx` it hands to `work` is not (its queries run inside the gated call), which also avoids
- * waiting on ourselves.
+ * through the gate, in `options.lane` when given (as shared calls with `shared`: for a port whose
+ * every method only reads). `transaction(work)` is gated as one call; the `tx` it hands to `work`
+ * is not (its queries run inside the gated call), which also avoids waiting on ourselves.
  */
 export function gateAll<T extends object>(
   target: T,
   gate: IoGate,
-  options: { skip?: readonly string[]; lane?: string } = {},
+  options: { skip?: readonly string[]; lane?: string; shared?: boolean } = {},
 ): T {
   const skip = new Set(options.skip ?? []);
-  const callOptions: GateCallOptions = options.lane === undefined ? {} : { lane: options.lane };
+  const callOptions: GateCallOptions =
+    options.lane === undefined
+      ? {}
+      : { lane: options.lane, ...(options.shared === true ? { shared: true } : {}) };
   const cache = new Map<PropertyKey, unknown>();
   return new Proxy(target, {
     get(object, property, receiver) {

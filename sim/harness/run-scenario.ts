@@ -564,8 +564,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
   }
 
   async function blockTick() {
-    await cluster.mineBlock();
-    const head = await cluster.gate.run(() => cluster.testbed.main.getBlockNumber());
+    const head = await cluster.mineBlock();
     const epoch = epochForBlock(cluster.epochParams, head);
     if (epoch !== currentEpoch) {
       currentEpoch = epoch;
@@ -581,7 +580,10 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
       else epochSteps.push(step);
     }
     await checker.check([...tasks.values()]);
-    for (const record of await cluster.registry.store.operators.list()) {
+    const operators =
+      checker.operatorsReadAt(cluster.registry.name) ??
+      (await cluster.registry.store.operators.list());
+    for (const record of operators) {
       const operator = cluster.operators.find((o) => o.address === record.address);
       const name = operator?.name ?? record.address;
       const history = statusHistory.get(name) ?? [];

@@ -121,8 +121,8 @@ export interface SimCluster {
   /** Builds a fresh node object over the same store and network (crash → restart). */
   rebuildOperator(operator: SimOperator): OperatorNode;
   rebuildRegistry(registry?: SimRegistry): RegistryNode;
-  /** Mines one block on every chain at the current virtual time. */
-  mineBlock(): Promise<void>;
+  /** Mines one block on every chain at the current virtual time; returns the main chain's head. */
+  mineBlock(): Promise<bigint>;
   stop(): Promise<void>;
 }
 
@@ -143,6 +143,19 @@ export async function buildSimCluster(args: {
   seed: number;
   trace: Trace;
   network?: NetworkMode;
+  /**
+   * Answer `getHistoryAtBlock` below the head once for all nodes (default on). Reads are the same
+   * either way — the fault layer sits above the cache, so each node still gets its own faults —
+   * only fewer reach Anvil. Off models every operator reading through its own RPC (the latency
+   * benchmark turns it off to compare with a floor that counts every read).
+   */
+  cacheStateHistory?: boolean;
+  /**
+   * Let the nodes' chain reads that are waiting at the same time run together, sent as one
+   * JSON-RPC batch (default on), as independent nodes would read at the same time. Off: one
+   * request after another (the latency benchmark, whose floor counts the reads one by one).
+   */
+  batchChainReads?: boolean;
 }): Promise<SimCluster> {
   const { scenario, seed, trace } = args;
   const gate = createIoGate();
@@ -177,6 +190,8 @@ export async function buildSimCluster(args: {
       genesisTimestampSec: GENESIS_TIMESTAMP_SEC,
       blockTimestampIntervalSec: 1,
       manualMining: true,
+      // The chains' reads run side by side in their I/O lanes (gateAll `shared`): one batch each.
+      batchConcurrentReads: args.batchChainReads ?? true,
     });
     cleanups.push(() => testbed.stop());
     const anvils = [
@@ -189,17 +204,40 @@ export async function buildSimCluster(args: {
     const startMs = Number(setupHead.timestamp + 2n) * 1000;
     const clock = createVirtualClock({ startMs, settle });
     const rng = createSeededRng(`${seed}:faults`);
+    // Each Anvil is one I/O lane and the shared PGlite another: calls on different lanes overlap.
+    const laneOf = (chain: { chainId: number }) => `chain:${chain.chainId}`;
+    // Reads that can no longer change are answered once for all nodes (hits skip the gate). The
+    // simulator mines every block itself, so it announces each head: reads "at the head" (block
+    // number, latest block, current epoch) are answered from the cache too.
+    const chainReadCache = createImmutableReadCache({
+      cacheStateHistory: args.cacheStateHistory ?? true,
+    });
     let lastBlockSec = 0n;
+    const heads = new Map<number, bigint>();
     const mineBlock = async () => {
       let timestampSec = BigInt(Math.floor(clock.now() / 1000));
       if (timestampSec <= lastBlockSec) timestampSec = lastBlockSec + 1n;
       lastBlockSec = timestampSec;
-      for (const anvil of anvils) {
-        await gate.run(async () => {
-          await anvil.setNextBlockTimestamp(timestampSec);
-          await anvil.mine(1);
-        });
-      }
+      // The chains mine side by side, each in its own lane; heads are announced in a fixed order.
+      const mined = await Promise.all(
+        anvils.map((anvil) =>
+          gate.run(
+            async () => {
+              const before =
+                heads.get(anvil.chainId) ?? (await anvil.publicClient.getBlockNumber());
+              await anvil.mineBlockAt(timestampSec);
+              return before + 1n;
+            },
+            { lane: laneOf(anvil) },
+          ),
+        ),
+      );
+      anvils.forEach((anvil, index) => {
+        const head = mined[index] as bigint;
+        heads.set(anvil.chainId, head);
+        chainReadCache.announceHead(anvil.chainId, head);
+      });
+      return heads.get(testbed.mainAnvil.chainId) as bigint;
     };
 
     // Operators registered at the start, in one block.
@@ -225,19 +263,20 @@ export async function buildSimCluster(args: {
     await mineBlock();
 
     const rpcFaults = new Map<number, RpcFault>();
-    // Reads that can no longer change are answered once for all nodes (hits skip the gate).
-    // Each Anvil is one I/O lane and the shared PGlite another: calls on different lanes overlap.
-    const laneOf = (chain: { chainId: number }) => `chain:${chain.chainId}`;
-    const chainReadCache = createImmutableReadCache();
+    // The chain ports only read: their calls may run side by side in their lane (one batch).
+    const chainLane = (chain: { chainId: number }) => ({
+      lane: laneOf(chain),
+      shared: args.batchChainReads ?? true,
+    });
     const faultable = mapChains(testbed.chains, {
       main: (chain) =>
-        withRpcFaults(chainReadCache.main(gateAll(chain, gate, { lane: laneOf(chain) })), {
+        withRpcFaults(chainReadCache.main(gateAll(chain, gate, chainLane(chain))), {
           clock,
           rng,
           faultFor: (id) => rpcFaults.get(id),
         }),
       state: (chain) =>
-        withRpcFaults(chainReadCache.state(gateAll(chain, gate, { lane: laneOf(chain) })), {
+        withRpcFaults(chainReadCache.state(gateAll(chain, gate, chainLane(chain))), {
           clock,
           rng,
           faultFor: (id) => rpcFaults.get(id),

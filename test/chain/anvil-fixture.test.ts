@@ -66,6 +66,10 @@ describe('Anvil fixture', () => {
     const later = await anvil.publicClient.getBlock({ blockTag: 'latest' });
     expect(later.number).toBe(start + 4n);
     expect(later.timestamp).toBeGreaterThan(block.timestamp);
+    await anvil.mineBlockAt(later.timestamp + 100n);
+    const stamped = await anvil.publicClient.getBlock({ blockTag: 'latest' });
+    expect(stamped.number).toBe(start + 5n);
+    expect(stamped.timestamp).toBe(later.timestamp + 100n);
   });
 
   test('behavior: snapshot and revert restore the chain', async () => {

@@ -137,6 +137,37 @@ describe('createImmutableReadCache over a real chain', () => {
     expect((await main.getBlock(head)).hash).not.toBe('0x00');
   });
 
+  test('behavior: with the head announced by the block producer, reads at the head stay off the chain and answer as it does', async () => {
+    const cache = createImmutableReadCache();
+    const { chain: reaching, calls } = counted(testbed.main);
+    const main = cache.main(reaching);
+    const anvil = testbed.mainAnvil;
+    // Across an epoch boundary: the epoch "now" is the epoch of the announced block.
+    const start = await testbed.main.getBlockNumber();
+    const epochOf = async (block: bigint) => testbed.main.getCurrentEpoch({ blockNumber: block });
+    let boundaryCrossed = false;
+    for (let block = start + 1n; block <= start + EPOCH + 1n; block++) {
+      await anvil.mine(1);
+      cache.announceHead(testbed.main.chainId, block);
+      expect(await main.getBlockNumber()).toBe(block);
+      expect(await main.getBlockNumber()).toBe(await testbed.main.getBlockNumber());
+      expect(await main.getCurrentEpoch()).toBe(await testbed.main.getCurrentEpoch());
+      expect(await main.getCurrentEpoch()).toBe(await epochOf(block));
+      expect(await main.getBlock('latest')).toEqual(await testbed.main.getBlock('latest'));
+      if ((await epochOf(block)) !== (await epochOf(block - 1n))) boundaryCrossed = true;
+    }
+    expect(boundaryCrossed).toBe(true);
+    const blocks = Number(EPOCH) + 1;
+    // One read per block of each (to fill the cache), none for the head itself.
+    expect(calls.get('getBlockNumber')).toBeUndefined();
+    expect(calls.get('getCurrentEpoch')).toBe(blocks);
+    expect(calls.get('getBlock')).toBe(blocks);
+    // Forgotten on clear(): the head is read from the chain again.
+    cache.clear();
+    expect(await main.getBlockNumber()).toBe(await testbed.main.getBlockNumber());
+    expect(calls.get('getBlockNumber')).toBe(1);
+  });
+
   test('behavior: after a reorg, clear() makes every read reach the chain again', async () => {
     const cache = createImmutableReadCache();
     const { chain: reaching, calls } = counted(testbed.main);

@@ -27,6 +27,11 @@ export interface StartAnvilOptions {
    * block hashes repeat from run to run (the simulator). Default: Anvil's wall-clock timestamps.
    */
   blockTimestampIntervalSec?: number;
+  /**
+   * The public client sends reads started together as one JSON-RPC batch (see
+   * `createRpcClient`): the simulator starts a chain's concurrent reads together.
+   */
+  batchConcurrentReads?: boolean;
 }
 
 /** A running Anvil process with clients bound to it. Always `stop()` it (or `await using`). */
@@ -41,6 +46,8 @@ export interface AnvilChain extends AsyncDisposable {
   /** Everything a write needs, sending from `account`. */
   writeContext(account: PrivateKeyAccount, label?: string): WriteContext;
   mine(blocks?: number, options?: { intervalSec?: number }): Promise<void>;
+  /** Mines one block stamped `timestampSec`, in one request (`evm_mine` with a timestamp). */
+  mineBlockAt(timestampSec: bigint): Promise<void>;
   setNextBlockTimestamp(timestampSec: bigint): Promise<void>;
   setAutomine(enabled: boolean): Promise<void>;
   fund(address: Address, balanceWei?: bigint): Promise<void>;
@@ -87,7 +94,7 @@ export async function startAnvil(options: StartAnvilOptions = {}): Promise<Anvil
       `Anvil started but did not report its port; last output: ${anvil.logs.join('')}`,
     );
   }
-  const chain = bindAnvil(anvil, chainId, port);
+  const chain = bindAnvil(anvil, chainId, port, options.batchConcurrentReads === true);
   if (options.blockTimestampIntervalSec !== undefined) {
     await chain.testClient.setBlockTimestampInterval({
       interval: options.blockTimestampIntervalSec,
@@ -96,7 +103,12 @@ export async function startAnvil(options: StartAnvilOptions = {}): Promise<Anvil
   return chain;
 }
 
-function bindAnvil(anvil: Anvil, chainId: number, port: number): AnvilChain {
+function bindAnvil(
+  anvil: Anvil,
+  chainId: number,
+  port: number,
+  batchConcurrentReads: boolean,
+): AnvilChain {
   const rpcUrl = `http://127.0.0.1:${port}`;
   const chain = defineChain({
     id: chainId,
@@ -105,7 +117,10 @@ function bindAnvil(anvil: Anvil, chainId: number, port: number): AnvilChain {
     rpcUrls: { default: { http: [rpcUrl] } },
   });
   const transport = http(rpcUrl, { retryCount: 0 });
-  const publicClient = createRpcClient(rpcUrl, { retryCount: 0 });
+  const publicClient = createRpcClient(rpcUrl, {
+    retryCount: 0,
+    batchConcurrentRequests: batchConcurrentReads,
+  });
   const testClient = createTestClient({ mode: 'anvil', chain, transport, cacheTime: 0 });
   let stopped = false;
 
@@ -130,6 +145,12 @@ function bindAnvil(anvil: Anvil, chainId: number, port: number): AnvilChain {
         blocks,
         ...(opts?.intervalSec === undefined ? {} : { interval: opts.intervalSec }),
       }),
+    mineBlockAt: async (timestampSec) => {
+      await testClient.request({
+        method: 'evm_mine' as 'anvil_mine',
+        params: [Number(timestampSec)] as unknown as [Hex, Hex],
+      });
+    },
     setNextBlockTimestamp: (timestampSec) =>
       testClient.setNextBlockTimestamp({ timestamp: timestampSec }),
     setAutomine: (enabled) => testClient.setAutomine(enabled),

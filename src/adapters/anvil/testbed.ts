@@ -34,6 +34,8 @@ export interface TestbedOptions {
   genesisTimestampSec?: bigint;
   /** Deterministic block timestamps (see StartAnvilOptions.blockTimestampIntervalSec). */
   blockTimestampIntervalSec?: number;
+  /** See StartAnvilOptions.batchConcurrentReads. */
+  batchConcurrentReads?: boolean;
 }
 
 export interface TestbedStateChain {
@@ -79,6 +81,7 @@ export async function startTestbed(options: TestbedOptions = {}): Promise<Testbe
       ...(options.blockTimestampIntervalSec === undefined
         ? {}
         : { blockTimestampIntervalSec: options.blockTimestampIntervalSec }),
+      ...(options.batchConcurrentReads === true ? { batchConcurrentReads: true } : {}),
     };
     const mainAnvil = await startAnvil({ chainId: mainChainId, ...genesis });
     started.push(mainAnvil);

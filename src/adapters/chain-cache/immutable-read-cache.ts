@@ -21,7 +21,10 @@ import type {
  *   block, and, when `cacheStateHistory` is set, `getHistoryAtBlock`.
  *
  * "The head" is the highest block number this layer has seen the chain return, so it never runs
- * ahead of the chain. A reorg can rewrite all of that: whoever reorganises the chain calls
+ * ahead of the chain — or, when the only producer of blocks announces each block it mines
+ * (`announceHead`: the simulator mines every block itself), that block: reads "at the head" are
+ * then reads at a known block and are answered here too (`getBlockNumber`, `getBlock('latest')`,
+ * `getCurrentEpoch()`). A reorg can rewrite all of that: whoever reorganises the chain calls
  * `clear()` (the simulator does, on its `reorg` fault). Only successful reads are kept; a call
  * that is in flight is shared by everyone asking the same while it runs; cached objects are
  * handed out as copies, so no reader can change what another sees.
@@ -31,7 +34,13 @@ export interface ImmutableReadCache {
   main(chain: MainChain): MainChain;
   /** Wraps a state chain likewise. */
   state(chain: StateChain): StateChain;
-  /** Forgets everything: after a reorg. */
+  /**
+   * The producer of every block of `chainId` says its head is now `blockNumber`. Only a sole
+   * producer may call it (nothing else mines that chain): from then on reads at the head do not
+   * reach the chain until `clear()`.
+   */
+  announceHead(chainId: number, blockNumber: bigint): void;
+  /** Forgets everything (announced heads too): after a reorg. */
   clear(): void;
   stats(): { hits: number; misses: number; entries: number };
 }
@@ -50,6 +59,8 @@ export function createImmutableReadCache(
 ): ImmutableReadCache {
   const entries = new Map<string, Promise<unknown>>();
   const heads = new Map<number, bigint>();
+  /** Heads announced by the sole block producer: the chain's head, not just the highest seen. */
+  const announced = new Map<number, bigint>();
   let hits = 0;
   let misses = 0;
 
@@ -84,11 +95,18 @@ export function createImmutableReadCache(
   function readerOverrides(chain: ChainReader) {
     return {
       async getBlockNumber(): Promise<bigint> {
+        const known = announced.get(chain.chainId);
+        if (known !== undefined) {
+          hits++;
+          return known;
+        }
         const head = await chain.getBlockNumber();
         sawBlock(chain.chainId, head);
         return head;
       },
-      async getBlock(blockNumber: bigint | 'latest'): Promise<BlockHeader> {
+      async getBlock(requested: bigint | 'latest'): Promise<BlockHeader> {
+        const blockNumber =
+          requested === 'latest' ? (announced.get(chain.chainId) ?? requested) : requested;
         if (blockNumber !== 'latest' && atOrBelowHead(chain.chainId, blockNumber)) {
           const header = await cached(chain.chainId, `getBlock:${blockNumber}`, () =>
             chain.getBlock(blockNumber),
@@ -136,10 +154,10 @@ export function createImmutableReadCache(
           chain.getEffectiveEpochForBlock(blockNumber),
         ),
       getCurrentEpoch: (args) => {
-        const blockNumber = args?.blockNumber;
+        const blockNumber = args?.blockNumber ?? announced.get(chain.chainId);
         if (blockNumber === undefined) return chain.getCurrentEpoch(args);
         return cached(chain.chainId, `getCurrentEpoch:${blockNumber}`, () =>
-          chain.getCurrentEpoch(args),
+          chain.getCurrentEpoch({ blockNumber }),
         );
       },
       getMinimumWeight: (args) => {
@@ -192,9 +210,14 @@ export function createImmutableReadCache(
   return {
     main,
     state,
+    announceHead(chainId, blockNumber) {
+      announced.set(chainId, blockNumber);
+      sawBlock(chainId, blockNumber);
+    },
     clear() {
       entries.clear();
       heads.clear();
+      announced.clear();
     },
     stats: () => ({ hits, misses, entries: entries.size }),
   };

@@ -8,6 +8,7 @@ import {
   UnknownChainError,
 } from '../../chain/errors.ts';
 import type { Chains, MainChain, StateChain } from '../../ports/chain.ts';
+import { createBatchingFetch } from './batching-fetch.ts';
 import { createViemMainChain } from './main-chain.ts';
 import { withChainErrors } from './map-error.ts';
 import { createViemStateChain } from './state-chain.ts';
@@ -36,13 +37,19 @@ export interface ChainsConfig {
 
 export function createRpcClient(
   rpcUrl: string,
-  options: { requestTimeoutMs?: number; retryCount?: number } = {},
+  options: {
+    requestTimeoutMs?: number;
+    retryCount?: number;
+    /** Requests started in the same event-loop turn travel as one JSON-RPC batch (batching-fetch.ts). */
+    batchConcurrentRequests?: boolean;
+  } = {},
 ): PublicClient {
   return createPublicClient({
     transport: http(rpcUrl, {
       timeout: options.requestTimeoutMs ?? 10_000,
       retryCount: options.retryCount ?? 1,
       retryDelay: 100,
+      ...(options.batchConcurrentRequests === true ? { fetchFn: createBatchingFetch() } : {}),
     }),
     // Our own follow loops poll; viem's block cache would hide fresh heads.
     cacheTime: 0,
