@@ -67,6 +67,26 @@ function epochState(epoch: number, overrides: Partial<EpochStateMessage> = {}): 
   };
 }
 
+/** A registry's sync answer: epoch 2, this operator active since epoch 2 with weight 6. */
+function syncResponseAtEpoch2(): Uint8Array {
+  return encodeSyncResponse({
+    latestEpoch: epochState(2),
+    stateHash: null,
+    operators: [
+      {
+        address: operator,
+        signingKey: operatorKey,
+        weightWei: 6n,
+        status: 'active',
+        activeEpoch: 2,
+        exitEpoch: null,
+        missing: 0,
+        successfulResponseCount: 0,
+      },
+    ],
+  });
+}
+
 function createFollowerOn(on: OperatorStore): EpochFollower {
   const logger = createMemoryLogger();
   logs = logger.entries;
@@ -233,22 +253,7 @@ describe('epoch follower', () => {
       expect(decodeSyncRequest(request.data)).toEqual({ fromEpoch: 0, stateHash: null });
       syncs += 1;
       if (syncs === 1) throw new Error('not connected yet');
-      return encodeSyncResponse({
-        latestEpoch: epochState(2),
-        stateHash: null,
-        operators: [
-          {
-            address: operator,
-            signingKey: operatorKey,
-            weightWei: 6n,
-            status: 'active',
-            activeEpoch: 2,
-            exitEpoch: null,
-            missing: 0,
-            successfulResponseCount: 0,
-          },
-        ],
-      });
+      return syncResponseAtEpoch2();
     };
     await follower.start();
     await waitFor(() => clock.pending().some((wait) => wait.kind === 'sleep'), 'sync backoff');
@@ -334,22 +339,7 @@ describe('epoch follower', () => {
     let syncs = 0;
     network.respond = () => {
       syncs += 1;
-      return encodeSyncResponse({
-        latestEpoch: epochState(2),
-        stateHash: null,
-        operators: [
-          {
-            address: operator,
-            signingKey: operatorKey,
-            weightWei: 6n,
-            status: 'active',
-            activeEpoch: 2,
-            exitEpoch: null,
-            missing: 0,
-            successfulResponseCount: 0,
-          },
-        ],
-      });
+      return syncResponseAtEpoch2();
     };
     await follower.start();
     await waitFor(() => follower.current()?.epoch === 2, 'adopted from sync');

@@ -208,6 +208,27 @@ const readFactCounts = (root: QueryContext<DB>) =>
     .orderBy('operator_address')
     .execute();
 
+/** Stores operators 1…count as active since epoch 1; returns their numbers. */
+async function storeActiveOperators(
+  store: RegistryStore,
+  count: number,
+  extra: { weightWei?: bigint } = {},
+): Promise<number[]> {
+  const ids = Array.from({ length: count }, (_, index) => index + 1);
+  for (const n of ids) {
+    await store.operators.upsert({
+      address: address(n),
+      signingKey: address(0x1000 + n),
+      registeredAtBlockNumber: 10n,
+      registeredAtTimestampSec: 1_700_000_000n,
+      activeEpoch: 1,
+      status: 'active',
+      ...extra,
+    });
+  }
+  return ids;
+}
+
 async function clearTables(root: QueryContext<DB>): Promise<void> {
   for (const table of [
     'epoch_operators',
@@ -541,18 +562,7 @@ for (const { name, open } of ADAPTERS) {
       const store = await openStore(() => {
         statements += 1;
       });
-      const ids = Array.from({ length: 64 }, (_, index) => index + 1);
-      for (const n of ids) {
-        await store.operators.upsert({
-          address: address(n),
-          signingKey: address(0x1000 + n),
-          registeredAtBlockNumber: 10n,
-          registeredAtTimestampSec: 1_700_000_000n,
-          activeEpoch: 1,
-          status: 'active',
-          weightWei: 1n,
-        });
-      }
+      const ids = await storeActiveOperators(store, 64, { weightWei: 1n });
       await store.applyEpochAdvance({
         epochState: {
           epoch: 1,
@@ -673,17 +683,7 @@ for (const { name, open } of ADAPTERS) {
       const store = await openStore(() => {
         statements += 1;
       });
-      const ids = Array.from({ length: 64 }, (_, index) => index + 1);
-      for (const n of ids) {
-        await store.operators.upsert({
-          address: address(n),
-          signingKey: address(0x1000 + n),
-          registeredAtBlockNumber: 10n,
-          registeredAtTimestampSec: 1_700_000_000n,
-          activeEpoch: 1,
-          status: 'active',
-        });
-      }
+      const ids = await storeActiveOperators(store, 64);
       const advance = async (epoch: number, count: number) => {
         const before = statements;
         await store.applyEpochAdvance({
