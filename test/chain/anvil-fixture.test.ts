@@ -96,6 +96,33 @@ describe('Anvil fixture', () => {
     expect(keptGrandparent.hash).toBe(grandparent.hash);
   });
 
+  test('behavior: stop() ends Anvil and leaves nothing that keeps the process alive', async () => {
+    const script = [
+      "import { startAnvil } from './src/adapters/anvil/anvil.ts';",
+      'const anvil = await startAnvil({ chainId: 4243 });',
+      "console.log('PORT ' + anvil.port);",
+      'await anvil.stop();',
+      "console.log('STOPPED ' + Date.now());",
+    ].join('\n');
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+      cwd: join(import.meta.dirname, '..', '..'),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (chunk) => {
+      output += chunk;
+    });
+    const exitCode = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    const exitedAtMs = Date.now();
+    expect(exitCode).toBe(0);
+    const stoppedAtMs = Number(/STOPPED (\d+)/.exec(output)?.[1]);
+    // @viem/anvil's own stop leaves a timer of its stop timeout running (5 s here before).
+    expect(exitedAtMs - stoppedAtMs).toBeLessThan(1500);
+    const port = Number(/PORT (\d+)/.exec(output)?.[1]);
+    expect(await portIsOpen(port)).toBe(false);
+    expect(anvilProcessesWith('4243')).toEqual([]);
+  });
+
   test('behavior: a test process that crashes leaves no Anvil behind', async () => {
     const script = [
       "import { startAnvil } from './src/adapters/anvil/anvil.ts';",
