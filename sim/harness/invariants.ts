@@ -142,16 +142,16 @@ export function createInvariantChecker(cluster: SimCluster) {
       violations.push(...lost);
     },
 
-    /**
-     * The counters in each running registry's store against the reference model (called at the
-     * end, when quiet and the registries' facts converged): misses and successes are facts
-     * replicated between registries, so every registry must show the counts of the whole trace.
-     */
     /** The operators `check` last read from `registry`'s store (the harness reuses them). */
     operatorsReadAt(registry: string): readonly OperatorRecord[] | undefined {
       return operatorsRead.get(registry);
     },
 
+    /**
+     * The counters in each running registry's store against the reference model (called at the
+     * end, when quiet and the registries' facts converged): misses and successes are facts
+     * replicated between registries, so every registry must show the counts of the whole trace.
+     */
     async checkCounters(): Promise<void> {
       const successes = await successesInProofs();
       for (const registry of cluster.registries) {

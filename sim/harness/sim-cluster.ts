@@ -158,6 +158,7 @@ export async function buildSimCluster(args: {
   batchChainReads?: boolean;
 }): Promise<SimCluster> {
   const { scenario, seed, trace } = args;
+  const batchChainReads = args.batchChainReads ?? true;
   const gate = createIoGate();
   let net: ClusterNetwork | undefined;
   const quiet = () => gate.inFlight() === 0 && net?.busy() !== true;
@@ -191,7 +192,7 @@ export async function buildSimCluster(args: {
       blockTimestampIntervalSec: 1,
       manualMining: true,
       // The chains' reads run side by side in their I/O lanes (gateAll `shared`): one batch each.
-      batchConcurrentReads: args.batchChainReads ?? true,
+      batchConcurrentReads: batchChainReads,
     });
     cleanups.push(() => testbed.stop());
     const anvils = [
@@ -218,10 +219,11 @@ export async function buildSimCluster(args: {
       let timestampSec = BigInt(Math.floor(clock.now() / 1000));
       if (timestampSec <= lastBlockSec) timestampSec = lastBlockSec + 1n;
       lastBlockSec = timestampSec;
-      // The chains mine side by side, each in its own lane; heads are announced in a fixed order.
-      const mined = await Promise.all(
-        anvils.map((anvil) =>
-          gate.run(
+      // The chains mine side by side, each in its own lane; results (and so the announcements)
+      // are handed back in issue order.
+      await Promise.all(
+        anvils.map(async (anvil) => {
+          const head = await gate.run(
             async () => {
               const before =
                 heads.get(anvil.chainId) ?? (await anvil.publicClient.getBlockNumber());
@@ -229,14 +231,11 @@ export async function buildSimCluster(args: {
               return before + 1n;
             },
             { lane: laneOf(anvil) },
-          ),
-        ),
+          );
+          heads.set(anvil.chainId, head);
+          chainReadCache.announceHead(anvil.chainId, head);
+        }),
       );
-      anvils.forEach((anvil, index) => {
-        const head = mined[index] as bigint;
-        heads.set(anvil.chainId, head);
-        chainReadCache.announceHead(anvil.chainId, head);
-      });
       return heads.get(testbed.mainAnvil.chainId) as bigint;
     };
 
@@ -266,7 +265,7 @@ export async function buildSimCluster(args: {
     // The chain ports only read: their calls may run side by side in their lane (one batch).
     const chainLane = (chain: { chainId: number }) => ({
       lane: laneOf(chain),
-      shared: args.batchChainReads ?? true,
+      shared: batchChainReads,
     });
     const faultable = mapChains(testbed.chains, {
       main: (chain) =>

@@ -114,16 +114,16 @@ export function createResultReplication(
         value: result.value,
         expiresAtMs: now,
       });
-      for (const [index, operator] of set.operators.entries()) {
-        await tx.operatorResponses.record({
+      await tx.operatorResponses.recordMany(
+        set.operators.map((operator, index) => ({
           taskId,
           operatorAddress: operator,
           epoch: result.epoch,
           submittedAtMs: now,
-          outcome: 'signed',
+          outcome: 'signed' as const,
           signature: set.signatures[index] as `0x${string}`,
-        });
-      }
+        })),
+      );
       return tx.completeTask({
         taskId,
         signers: set.operators,

@@ -18,6 +18,22 @@ afterAll(async () => {
   await anvil?.stop();
 });
 
+/** Runs an ES module script in a child Node process from the repository root. */
+async function runScript(
+  script: string,
+): Promise<{ exitCode: number | null; output: string; exitedAtMs: number }> {
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+    cwd: join(import.meta.dirname, '..', '..'),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (chunk) => {
+    output += chunk;
+  });
+  const exitCode = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  return { exitCode, output, exitedAtMs: Date.now() };
+}
+
 function portIsOpen(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = connect(port, '127.0.0.1');
@@ -104,16 +120,7 @@ describe('Anvil fixture', () => {
       'await anvil.stop();',
       "console.log('STOPPED ' + Date.now());",
     ].join('\n');
-    const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
-      cwd: join(import.meta.dirname, '..', '..'),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout.on('data', (chunk) => {
-      output += chunk;
-    });
-    const exitCode = await new Promise<number | null>((resolve) => child.on('exit', resolve));
-    const exitedAtMs = Date.now();
+    const { exitCode, output, exitedAtMs } = await runScript(script);
     expect(exitCode).toBe(0);
     const stoppedAtMs = Number(/STOPPED (\d+)/.exec(output)?.[1]);
     // @viem/anvil's own stop leaves a timer of its stop timeout running (5 s here before).
@@ -130,15 +137,7 @@ describe('Anvil fixture', () => {
       "console.log('PORT ' + anvil.port);",
       "setTimeout(() => { throw new Error('test crashed'); }, 10);",
     ].join('\n');
-    const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
-      cwd: join(import.meta.dirname, '..', '..'),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout.on('data', (chunk) => {
-      output += chunk;
-    });
-    const exitCode = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    const { exitCode, output } = await runScript(script);
     expect(exitCode).not.toBe(0);
     const port = Number(/PORT (\d+)/.exec(output)?.[1]);
     expect(port).toBeGreaterThan(0);

@@ -1,4 +1,3 @@
-import { sql } from 'kysely';
 import type { Address } from 'viem';
 import type { OperatorStatus } from '../../core/operator-status.ts';
 import {
@@ -10,6 +9,7 @@ import {
 } from '../epoch-state-fields.ts';
 import { StoreConflictError, StoreNotFoundError } from '../errors.ts';
 import type { DB } from '../generated/registry-db.ts';
+import { jsonRecordset } from '../json-recordset.ts';
 import { nowAsDate, type QueryContext, runQuery } from '../query-context.ts';
 import { inputChecks, MAX_LIST_LIMIT } from '../validate.ts';
 import {
@@ -127,8 +127,9 @@ async function updateOperators(
   const updated = await context.db
     .updateTable('operators')
     .from(
-      sql<OperatorUpdateValues>`jsonb_to_recordset(cast(${JSON.stringify(rows)} as text)::jsonb)`.as<'v'>(
-        sql`v(address text, status text, weight numeric, signing_key text, expected_status text)`,
+      jsonRecordset<OperatorUpdateValues>(
+        rows,
+        'address text, status text, weight numeric, signing_key text, expected_status text',
       ),
     )
     .set((eb) => ({

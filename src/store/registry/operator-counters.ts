@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import { unsuspendOperator } from '../../core/operator-lifecycle.ts';
 import type { OperatorStatus } from '../../core/operator-status.ts';
 import type { DB } from '../generated/registry-db.ts';
+import { jsonRecordset } from '../json-recordset.ts';
 import { nowAsDate, type QueryContext } from '../query-context.ts';
 import { type OperatorRecord, toOperatorRecord, type UnsuspendedStatus } from './operators.ts';
 
@@ -177,8 +178,9 @@ export async function deriveOperatorCounters(
   const updated = await context.db
     .updateTable('operators')
     .from(
-      sql<CounterUpdate>`jsonb_to_recordset(cast(${JSON.stringify(updates)} as text)::jsonb)`.as<'v'>(
-        sql`v(address text, missing int, successes int, status text, status_before_suspension text)`,
+      jsonRecordset<CounterUpdate>(
+        updates,
+        'address text, missing int, successes int, status text, status_before_suspension text',
       ),
     )
     .set((eb) => ({
