@@ -5,6 +5,9 @@
  *   --network sim|libp2p   the network (default sim); libp2p runs the real libp2p stack on the
  *                          in-process memory transport (same verdict, trace not reproducible)
  *   --operators N          resize the operator set (generated honest operators added or dropped)
+ *   --operator-store memory|pglite
+ *                          where operators keep their stores (default memory; pglite runs the
+ *                          SQL store adapter, as deployed, at several times the cost)
  *   --check-determinism    run the seed twice; report the first diverging trace event
  *   --swarm --seeds N      run seeds 1..N with fault rates drawn from each seed
  *   --out DIR              where trace, report and summary go (default .sim/<scenario>-seed<N>)
@@ -13,6 +16,7 @@
 import { parseArgs } from 'node:util';
 import type { NetworkMode } from './harness/cluster-network.ts';
 import { runScenario } from './harness/run-scenario.ts';
+import { OPERATOR_STORE_MODES } from './harness/sim-cluster.ts';
 import { withSwarmFaults } from './harness/swarm.ts';
 import { formatProgressLine, formatSummary } from './report/summary-table.ts';
 import { writeRunOutputs } from './report/write-report.ts';
@@ -21,7 +25,7 @@ import { resizeOperators } from './scenario/resize.ts';
 import { type Scenario, ScenarioError } from './scenario/scenario.ts';
 
 const USAGE =
-  'usage: pnpm sim <scenario.yaml> [--seed N] [--network sim|libp2p] [--operators N] [--check-determinism] [--swarm --seeds N] [--out DIR] [--quiet]';
+  'usage: pnpm sim <scenario.yaml> [--seed N] [--network sim|libp2p] [--operators N] [--operator-store memory|pglite] [--check-determinism] [--swarm --seeds N] [--out DIR] [--quiet]';
 
 function fail(message: string, code = 2): never {
   console.error(`sim: ${message}`);
@@ -44,6 +48,7 @@ async function main(): Promise<void> {
         seed: { type: 'string' },
         network: { type: 'string', default: 'sim' },
         operators: { type: 'string' },
+        'operator-store': { type: 'string', default: 'memory' },
         'check-determinism': { type: 'boolean', default: false },
         swarm: { type: 'boolean', default: false },
         seeds: { type: 'string' },
@@ -72,6 +77,14 @@ async function main(): Promise<void> {
     );
   }
 
+  const operatorStore = OPERATOR_STORE_MODES.find(
+    (mode) => mode === String(values['operator-store']),
+  );
+  if (operatorStore === undefined)
+    fail(
+      `--operator-store must be ${OPERATOR_STORE_MODES.join(' or ')}, got ${String(values['operator-store'])}`,
+    );
+
   let scenario: Scenario;
   try {
     scenario = loadScenario(path);
@@ -84,13 +97,15 @@ async function main(): Promise<void> {
   const quiet = Boolean(values['quiet']);
   const extra =
     (operators === undefined ? '' : ` --operators ${operators}`) +
-    (network === 'sim' ? '' : ` --network ${network}`);
+    (network === 'sim' ? '' : ` --network ${network}`) +
+    (operatorStore === 'memory' ? '' : ` --operator-store ${operatorStore}`);
   const replay = (seed: number) => `pnpm sim ${path} --seed ${seed}${extra}`;
 
   const runOnce = async (runScenarioValue: Scenario, seed: number, showProgress: boolean) =>
     runScenario(runScenarioValue, {
       seed,
       network,
+      operatorStore,
       replayCommand: replay(seed),
       ...(showProgress
         ? { onProgress: (progress) => process.stderr.write(`${formatProgressLine(progress)}\n`) }

@@ -31,7 +31,7 @@ import type {
 import type { NetworkMode } from './cluster-network.ts';
 import { createHostilePeer, type HostilePeer } from './hostile-peer.ts';
 import { createInvariantChecker, type TaskRecordForChecks } from './invariants.ts';
-import { buildSimCluster, type SimRegistry } from './sim-cluster.ts';
+import { buildSimCluster, type OperatorStoreMode, type SimRegistry } from './sim-cluster.ts';
 import { createTrace, stableJson, type Trace } from './trace.ts';
 
 /** How long the end of a run waits for the registries' replicated counters to agree. */
@@ -54,6 +54,8 @@ export interface RunOptions {
   /** Keep every trace line in memory (for writing and divergence checks). */
   keepTrace?: boolean;
   replayCommand: string;
+  /** Where the operators keep their stores (default memory; see `buildSimCluster`). */
+  operatorStore?: OperatorStoreMode;
 }
 
 export interface RunOutput {
@@ -100,6 +102,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
     seed: options.seed,
     trace,
     network: networkMode,
+    ...(options.operatorStore === undefined ? {} : { operatorStore: options.operatorStore }),
   });
   const { clock } = cluster;
   const rel = () => clock.now() - cluster.startMs;

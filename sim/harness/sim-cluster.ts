@@ -15,6 +15,10 @@ import { createNativeSecp256k1 } from '../../src/adapters/crypto/native-secp256k
 import { createSimNetworkHub } from '../../src/adapters/network-sim/sim-network.ts';
 import { createSeededRng } from '../../src/adapters/rng/seeded-rng.ts';
 import {
+  createMemoryStoreDatabase,
+  openMemoryOperatorStore,
+} from '../../src/adapters/store-memory/open-memory-store.ts';
+import {
   createPglite,
   openPgliteOperatorStore,
   openPgliteRegistryStore,
@@ -126,18 +130,25 @@ export interface SimCluster {
   stop(): Promise<void>;
 }
 
+/** Where the simulator's operators keep their stores (see `buildSimCluster`). */
+export type OperatorStoreMode = 'memory' | 'pglite';
+export const OPERATOR_STORE_MODES: readonly OperatorStoreMode[] = ['memory', 'pglite'];
+
 /**
- * Builds the whole simulated deployment for one run: Anvil chains whose blocks follow virtual
- * time, one PGlite holding every node's schema, the network (the deterministic sim network, or
- * real libp2p nodes on the memory transport), and the real registry and operator nodes wired as
- * in production. Every source of nondeterminism is pinned: keys come from the seed, block
- * timestamps are set explicitly, all I/O passes one ordered gate, and time moves only when the
- * runner advances the virtual clock. On libp2p, time also waits for messages in flight
- * (`libp2p-fabric.ts`), but the interleaving of real-time deliveries is libp2p's.
+ * The I/O-gate lane of every store call: the PGlite all SQL stores share, and the operators'
+ * memory stores too, so that either kind of operator store gives the same order of calls.
  */
-/** The I/O-gate lane of the PGlite instance every node's store shares. */
 const PGLITE_LANE = 'pglite';
 
+/**
+ * Builds the whole simulated deployment for one run: Anvil chains whose blocks follow virtual
+ * time, one PGlite holding the registries' schemas (the operators' stores are in memory, or
+ * there too), the network (the deterministic sim network, or real libp2p nodes on the memory
+ * transport), and the real registry and operator nodes wired as in production. Every source of
+ * nondeterminism is pinned: keys come from the seed, block timestamps are set explicitly, all I/O
+ * passes one ordered gate, and time moves only when the runner advances the virtual clock. On libp2p, time also waits for messages in flight
+ * (`libp2p-fabric.ts`), but the interleaving of real-time deliveries is libp2p's.
+ */
 export async function buildSimCluster(args: {
   scenario: Scenario;
   seed: number;
@@ -156,9 +167,18 @@ export async function buildSimCluster(args: {
    * request after another (the latency benchmark, whose floor counts the reads one by one).
    */
   batchChainReads?: boolean;
+  /**
+   * Where the operators keep their stores (default `memory`): the in-process adapter, which
+   * passes the same operator store compliance suite as the SQL ones at a fraction of the cost
+   * per call, or `pglite`, a schema per operator in the PGlite the registries use (the
+   * production SQL path). Registries always use PGlite.
+   */
+  operatorStore?: OperatorStoreMode;
 }): Promise<SimCluster> {
   const { scenario, seed, trace } = args;
   const batchChainReads = args.batchChainReads ?? true;
+  const operatorStore = args.operatorStore ?? 'memory';
+  const memoryStores = createMemoryStoreDatabase();
   const gate = createIoGate();
   let net: ClusterNetwork | undefined;
   const quiet = () => gate.inFlight() === 0 && net?.busy() !== true;
@@ -309,6 +329,22 @@ export async function buildSimCluster(args: {
     net = network;
     cleanups.push(() => network.stop());
 
+    // Every store is open before any node starts, so no node's start-up overlaps another store's
+    // opening (which takes real time on PGlite and none in memory): both kinds give one trace.
+    const operatorStores: OperatorStore[] = [];
+    for (const index of operatorKeys.keys()) {
+      const schema = `operator_${index}`;
+      operatorStores.push(
+        gateAll(
+          operatorStore === 'memory'
+            ? await openMemoryOperatorStore({ database: memoryStores, clock }, { schema })
+            : await openPgliteOperatorStore({ pglite, clock }, { schema }),
+          gate,
+          { lane: PGLITE_LANE },
+        ),
+      );
+    }
+
     // Registries: every network first, so each node knows the others' addresses.
     const relative = { now: () => clock.now() - startMs };
     const registries: SimRegistry[] = [];
@@ -408,11 +444,7 @@ export async function buildSimCluster(args: {
     for (const [index, entry] of operatorKeys.entries()) {
       const peer = await network.createPeer(entry.setup.name.replace(/[^A-Za-z0-9]/g, ''));
       await peer.start();
-      const store = gateAll(
-        await openPgliteOperatorStore({ pglite, clock }, { schema: `operator_${index}` }),
-        gate,
-        { lane: PGLITE_LANE },
-      );
+      const store = operatorStores[index] as OperatorStore;
       const behaviour = { current: createBehaviour(entry.setup.behaviour) };
       const operator: SimOperator = {
         name: entry.setup.name,

@@ -74,4 +74,15 @@ describe('simulator determinism', () => {
     const other = await runScenario(scenario, { seed: 12, replayCommand: 'test' });
     expect(other.result.traceHash).not.toBe(first.result.traceHash);
   }, 120_000);
+
+  test('behavior: operators on the SQL store (PGlite) and on the memory store produce the same trace', async () => {
+    const memory = await runScenario(scenario, { seed: 11, replayCommand: 'test' });
+    const pglite = await runScenario(scenario, {
+      seed: 11,
+      replayCommand: 'test',
+      operatorStore: 'pglite',
+    });
+    expect(pglite.result.passed).toBe(true);
+    expect(pglite.trace.lines()).toEqual(memory.trace.lines());
+  }, 120_000);
 });

@@ -1,40 +1,26 @@
 import { afterAll, beforeAll, describe } from 'vitest';
-import type { OperatorStore } from '../../src/store/operator/operator-store.ts';
 import type { RegistryStore } from '../../src/store/registry/registry-store.ts';
 import { describeEpochAdvance } from './compliance/epoch-advance.ts';
 import { describeExactNumbers } from './compliance/exact-numbers.ts';
 import { describeInputValidation } from './compliance/input-validation.ts';
 import { describeMigrations } from './compliance/migrations.ts';
 import { describeOperatorFacts } from './compliance/operator-facts.ts';
-import { describeOperatorRepositories } from './compliance/operator-repositories.ts';
 import { describeQueue } from './compliance/queue.ts';
 import { describeRegistryRepositories } from './compliance/registry-repositories.ts';
 import { describeSchemaIsolation } from './compliance/schema-isolation.ts';
+import type { StoreHarness, StoreHarnessFactory } from './harness.ts';
 import {
-  createManualClock,
-  freshSchema,
-  type ManualClock,
-  type StoreHarness,
-  type StoreHarnessFactory,
-} from './harness.ts';
+  createStoreOpener,
+  describeOperatorStoreSections,
+  type OpenedStore,
+  type OperatorComplianceContext,
+  type StoreOpenOptions,
+} from './operator-compliance.ts';
 
-export interface OpenedStore<S> {
-  store: S;
-  clock: ManualClock;
-  schema: string;
-}
-
-export interface StoreOpenOptions {
-  schema?: string;
-  clock?: ManualClock;
-  onQuery?: () => void;
-}
-
-/** What each compliance section gets: the harness and openers that close what they open. */
-export interface ComplianceContext {
+/** What each compliance section gets: the harness and openers that close what they open (the operator sections get only `openOperator`). */
+export interface ComplianceContext extends OperatorComplianceContext {
   harness(): StoreHarness;
   openRegistry(options?: StoreOpenOptions): Promise<OpenedStore<RegistryStore>>;
-  openOperator(options?: StoreOpenOptions): Promise<OpenedStore<OperatorStore>>;
 }
 
 /**
@@ -62,26 +48,16 @@ export function describeStoreCompliance(name: string, createHarness: StoreHarnes
 
     const context: ComplianceContext = {
       harness: requireHarness,
-      async openRegistry(options = {}) {
-        const clock = options.clock ?? createManualClock();
-        const schema = options.schema ?? freshSchema('registry');
-        const store = await requireHarness().openRegistryStore(
-          { clock },
-          { schema, ...(options.onQuery ? { onQuery: options.onQuery } : {}) },
-        );
-        opened.push(store);
-        return { store, clock, schema };
-      },
-      async openOperator(options = {}) {
-        const clock = options.clock ?? createManualClock();
-        const schema = options.schema ?? freshSchema('operator');
-        const store = await requireHarness().openOperatorStore(
-          { clock },
-          { schema, ...(options.onQuery ? { onQuery: options.onQuery } : {}) },
-        );
-        opened.push(store);
-        return { store, clock, schema };
-      },
+      openRegistry: createStoreOpener(
+        (deps, options) => requireHarness().openRegistryStore(deps, options),
+        'registry',
+        opened,
+      ),
+      openOperator: createStoreOpener(
+        (deps, options) => requireHarness().openOperatorStore(deps, options),
+        'operator',
+        opened,
+      ),
     };
 
     describeMigrations(context);
@@ -90,7 +66,7 @@ export function describeStoreCompliance(name: string, createHarness: StoreHarnes
     describeInputValidation(context);
     describeSchemaIsolation(context);
     describeRegistryRepositories(context);
-    describeOperatorRepositories(context);
+    describeOperatorStoreSections(context);
     describeQueue(context);
     describeOperatorFacts(context);
   });

@@ -29,7 +29,7 @@ export interface LocalOperatorRepository {
   put(operator: LocalOperatorInput): Promise<LocalOperatorRecord>;
 }
 
-function toLocalOperatorRecord(row: Selectable<LocalOperator>): LocalOperatorRecord {
+export function toLocalOperatorRecord(row: Selectable<LocalOperator>): LocalOperatorRecord {
   return {
     address: storedAddress(row.address),
     signingKey: storedAddress(row.signing_key),
@@ -38,6 +38,35 @@ function toLocalOperatorRecord(row: Selectable<LocalOperator>): LocalOperatorRec
     weightWei: row.current_weight,
     lastUpdatedAtMs: storedMs(row.last_updated_at),
   };
+}
+
+/** The checked row values of `operator`: its lowercase address and the columns a put writes. */
+export function checkLocalOperator(operation: string, operator: LocalOperatorInput) {
+  const checks = inputChecks(operation);
+  checks.require(
+    typeof operator === 'object' && operator !== null,
+    'operator',
+    'expected an object',
+  );
+  return {
+    address: checks.address('address', operator.address),
+    values: {
+      signing_key: checks.address('signingKey', operator.signingKey),
+      active_epoch: checks.uint32('activeEpoch', operator.activeEpoch),
+      current_status: checks.operatorStatus('status', operator.status),
+      current_weight: checks.uint256('weightWei', operator.weightWei),
+    },
+  };
+}
+
+/** A store belongs to one operator: another address is a node pointed at someone else's data. */
+export function checkSameLocalOperator(operation: string, storedAddress: string, address: string) {
+  if (storedAddress === address) return;
+  throw new StoreConflictError(
+    operation,
+    'LOCAL_OPERATOR_MISMATCH',
+    `this store belongs to operator ${storedAddress}, not ${address}; use a separate schema per operator`,
+  );
 }
 
 export function createLocalOperatorRepository(context: QueryContext<DB>): LocalOperatorRepository {
@@ -51,19 +80,7 @@ export function createLocalOperatorRepository(context: QueryContext<DB>): LocalO
 
     async put(operator) {
       const operation = 'localOperator.put';
-      const checks = inputChecks(operation);
-      checks.require(
-        typeof operator === 'object' && operator !== null,
-        'operator',
-        'expected an object',
-      );
-      const address = checks.address('address', operator.address);
-      const values = {
-        signing_key: checks.address('signingKey', operator.signingKey),
-        active_epoch: checks.uint32('activeEpoch', operator.activeEpoch),
-        current_status: checks.operatorStatus('status', operator.status),
-        current_weight: checks.uint256('weightWei', operator.weightWei),
-      };
+      const { address, values } = checkLocalOperator(operation, operator);
       return runQuery(operation, () =>
         context.transaction(async (tx) => {
           const stored = await tx.db
@@ -71,13 +88,7 @@ export function createLocalOperatorRepository(context: QueryContext<DB>): LocalO
             .select('address')
             .forUpdate()
             .executeTakeFirst();
-          if (stored && stored.address !== address) {
-            throw new StoreConflictError(
-              operation,
-              'LOCAL_OPERATOR_MISMATCH',
-              `this store belongs to operator ${stored.address}, not ${address}; use a separate schema per operator`,
-            );
-          }
+          if (stored) checkSameLocalOperator(operation, stored.address, address);
           const now = nowAsDate(tx.clock);
           const row = await tx.db
             .insertInto('local_operator')

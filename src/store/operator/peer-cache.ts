@@ -50,11 +50,11 @@ export interface PeerCacheRepository {
   pruneLastSeenBefore(beforeMs: number): Promise<number>;
 }
 
-const MAX_PEER_ID_LENGTH = 128;
+export const MAX_PEER_ID_LENGTH = 128;
 /** A join's discovery answer carries at most 512 peers (MAX_PEERS_PER_MESSAGE), plus the registry. */
 export const MAX_PEERS_PER_UPSERT = 1024;
 
-function toPeerRecord(row: Selectable<PeerCache>): PeerRecord {
+export function toPeerRecord(row: Selectable<PeerCache>): PeerRecord {
   return {
     peerId: row.peer_id,
     operatorAddress: row.operator_address === null ? null : storedAddress(row.operator_address),
@@ -65,7 +65,7 @@ function toPeerRecord(row: Selectable<PeerCache>): PeerRecord {
 }
 
 /** The row values of `peer`, checked; `path` prefixes field names (`peers[2].`). */
-function peerColumns(checks: InputChecks, peer: PeerInput, path: string) {
+export function peerColumns(checks: InputChecks, peer: PeerInput, path: string) {
   checks.require(
     typeof peer === 'object' && peer !== null,
     path === '' ? 'peer' : path.slice(0, -1),
@@ -83,6 +83,22 @@ function peerColumns(checks: InputChecks, peer: PeerInput, path: string) {
     last_seen_at: msAsDate(checks.timestampMs(`${path}lastSeenAtMs`, peer.lastSeenAtMs)),
     status: checks.oneOf(`${path}status`, peer.status, PEER_STATUSES),
   };
+}
+
+/** The rows of `upsertMany`, checked: at most MAX_PEERS_PER_UPSERT, each peer id once. */
+export function checkPeerList(operation: string, peers: readonly PeerInput[]) {
+  const checks = inputChecks(operation);
+  const rows = checks
+    .array('peers', peers, MAX_PEERS_PER_UPSERT)
+    .map((peer, index) => peerColumns(checks, peer as PeerInput, `peers[${index}].`));
+  const firstIndex = new Map<string, number>();
+  rows.forEach((row, index) => {
+    const earlier = firstIndex.get(row.peer_id);
+    // One statement cannot update a row twice (Postgres refuses the whole upsert).
+    checks.require(earlier === undefined, `peers[${index}].peerId`, `same as peers[${earlier}]`);
+    firstIndex.set(row.peer_id, index);
+  });
+  return rows;
 }
 
 export function createPeerCacheRepository(context: QueryContext<DB>): PeerCacheRepository {
@@ -103,21 +119,7 @@ export function createPeerCacheRepository(context: QueryContext<DB>): PeerCacheR
 
     async upsertMany(peers) {
       const operation = 'peerCache.upsertMany';
-      const checks = inputChecks(operation);
-      const rows = checks
-        .array('peers', peers, MAX_PEERS_PER_UPSERT)
-        .map((peer, index) => peerColumns(checks, peer as PeerInput, `peers[${index}].`));
-      const firstIndex = new Map<string, number>();
-      rows.forEach((row, index) => {
-        const earlier = firstIndex.get(row.peer_id);
-        // One statement cannot update a row twice (Postgres refuses the whole upsert).
-        checks.require(
-          earlier === undefined,
-          `peers[${index}].peerId`,
-          `same as peers[${earlier}]`,
-        );
-        firstIndex.set(row.peer_id, index);
-      });
+      const rows = checkPeerList(operation, peers);
       if (rows.length === 0) return [];
       return runQuery(operation, async () => {
         const stored = await context.db

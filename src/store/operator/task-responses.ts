@@ -20,12 +20,26 @@ export interface TaskResponsesRepository {
   get(taskId: Hex): Promise<TaskResponseRecord | undefined>;
 }
 
-function toTaskResponseRecord(row: Selectable<TaskResponses>): TaskResponseRecord {
+export function toTaskResponseRecord(row: Selectable<TaskResponses>): TaskResponseRecord {
   return {
     id: row.id,
     taskId: storedHex(row.task_id),
     submittedAtMs: storedMs(row.submitted_at),
     ...toTaskAnswer(row),
+  };
+}
+
+export function checkTaskResponse(operation: string, response: TaskResponseInput) {
+  const checks = inputChecks(operation);
+  checks.require(
+    typeof response === 'object' && response !== null,
+    'response',
+    'expected an object',
+  );
+  return {
+    taskId: checks.bytes32('taskId', response.taskId),
+    submittedAtMs: checks.timestampMs('submittedAtMs', response.submittedAtMs),
+    answer: checkTaskAnswer(checks, response),
   };
 }
 
@@ -40,15 +54,7 @@ export function createTaskResponsesRepository(context: QueryContext<DB>): TaskRe
   return {
     async record(response) {
       const operation = 'taskResponses.record';
-      const checks = inputChecks(operation);
-      checks.require(
-        typeof response === 'object' && response !== null,
-        'response',
-        'expected an object',
-      );
-      const taskId = checks.bytes32('taskId', response.taskId);
-      const submittedAtMs = checks.timestampMs('submittedAtMs', response.submittedAtMs);
-      const answer = checkTaskAnswer(checks, response);
+      const { taskId, submittedAtMs, answer } = checkTaskResponse(operation, response);
       return runQuery(operation, async () => {
         const inserted = await context.db
           .insertInto('task_responses')

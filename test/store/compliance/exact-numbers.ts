@@ -50,34 +50,6 @@ export function describeExactNumbers(context: ComplianceContext): void {
       });
     });
 
-    test('behavior: 2^256-1 and 10^18+1 round-trip exactly through every operator uint256 column', async () => {
-      const { store } = await context.openOperator();
-      await store.localOperator.put({
-        address: address(1),
-        signingKey: address(2),
-        activeEpoch: 1,
-        status: 'active',
-        weightWei: TEN_POW_18_PLUS_1,
-      });
-      expect((await store.localOperator.get())?.weightWei).toBe(TEN_POW_18_PLUS_1);
-      await store.currentEpochState.put(
-        epochState(1, {
-          minimumWeightWei: TEN_POW_18_PLUS_1,
-          totalWeightWei: UINT256_MAX,
-          thresholdWeightWei: UINT256_MAX - 1n,
-        }),
-      );
-      expect(await store.currentEpochState.get()).toMatchObject({
-        minimumWeightWei: TEN_POW_18_PLUS_1,
-        totalWeightWei: UINT256_MAX,
-      });
-      await store.tasks.create(task(1, { key: TEN_POW_18_PLUS_1, value: UINT256_MAX }));
-      expect(await store.tasks.get(task(1).taskId)).toMatchObject({
-        key: TEN_POW_18_PLUS_1,
-        value: UINT256_MAX,
-      });
-    });
-
     test('behavior: uint64 block numbers, uint48 timestamps and uint32 epochs and chain ids keep their maximum', async () => {
       const { store } = await context.openRegistry();
       const stored = await store.tasks.create(

@@ -1,9 +1,22 @@
 import { describe, expect, test } from 'vitest';
-import { StoreConflictError } from '../../../src/store/errors.ts';
-import type { ComplianceContext } from '../compliance.ts';
-import { address, bytes32, epochState, START_MS, signature, task } from '../harness.ts';
+import {
+  ForeignKeyViolationError,
+  StoreConflictError,
+  StoreNotFoundError,
+} from '../../../src/store/errors.ts';
+import {
+  address,
+  bytes32,
+  epochState,
+  START_MS,
+  signature,
+  TEN_POW_18_PLUS_1,
+  task,
+  UINT256_MAX,
+} from '../harness.ts';
+import type { OperatorComplianceContext } from '../operator-compliance.ts';
 
-export function describeOperatorRepositories(context: ComplianceContext): void {
+export function describeOperatorRepositories(context: OperatorComplianceContext): void {
   describe('operator repositories', () => {
     test('behavior: the local operator is one row that only its own address can update', async () => {
       const { store, clock } = await context.openOperator();
@@ -168,6 +181,197 @@ export function describeOperatorRepositories(context: ComplianceContext): void {
         }),
       ).rejects.toThrow('crash before commit');
       expect(await store.tasks.get(bytes32(1))).toBeUndefined();
+    });
+
+    test('behavior: a transaction commits everything it wrote, and what it returns', async () => {
+      const { store } = await context.openOperator();
+      const result = await store.transaction(async (tx) => {
+        await tx.tasks.create(task(1));
+        await tx.taskResponses.record({
+          taskId: bytes32(1),
+          submittedAtMs: START_MS,
+          outcome: 'signed',
+          signature: signature(1),
+        });
+        return 'done';
+      });
+      expect(result).toBe('done');
+      expect(await store.tasks.get(bytes32(1))).toBeDefined();
+      expect((await store.taskResponses.get(bytes32(1)))?.outcome).toBe('signed');
+    });
+
+    test('behavior: a rolled-back transaction restores updated and deleted rows too', async () => {
+      const { store } = await context.openOperator();
+      const operator = {
+        address: address(1),
+        signingKey: address(11),
+        activeEpoch: 1,
+        status: 'active' as const,
+        weightWei: 1n,
+      };
+      await store.localOperator.put(operator);
+      await store.tasks.create(task(1));
+      await store.peerCache.upsert({
+        peerId: 'peer-a',
+        lastSeenAtMs: START_MS,
+        status: 'connected',
+      });
+      await expect(
+        store.transaction(async (tx) => {
+          await tx.localOperator.put({ ...operator, status: 'suspended', weightWei: 9n });
+          await tx.tasks.setStatus(bytes32(1), 'completed');
+          await tx.peerCache.remove('peer-a');
+          await tx.currentEpochState.put(epochState(3));
+          throw new Error('crash before commit');
+        }),
+      ).rejects.toThrow('crash before commit');
+      expect(await store.localOperator.get()).toMatchObject({ status: 'active', weightWei: 1n });
+      expect((await store.tasks.get(bytes32(1)))?.status).toBe('pending');
+      expect(await store.peerCache.get('peer-a')).toBeDefined();
+      expect(await store.currentEpochState.get()).toBeUndefined();
+    });
+
+    test('behavior: a call outside an open transaction never sees its uncommitted writes', async () => {
+      const { store } = await context.openOperator();
+      let outside: Promise<unknown> | undefined;
+      await expect(
+        store.transaction(async (tx) => {
+          await tx.tasks.create(task(1));
+          outside = store.tasks.get(bytes32(1));
+          // Give the outside call every chance to run before the rollback.
+          for (let turn = 0; turn < 10; turn += 1) await Promise.resolve();
+          throw new Error('roll back');
+        }),
+      ).rejects.toThrow('roll back');
+      expect(await outside).toBeUndefined();
+    });
+
+    test('behavior: a response to a task that is not stored is refused by a foreign key', async () => {
+      const { store } = await context.openOperator();
+      const recording = store.taskResponses.record({
+        taskId: bytes32(404),
+        submittedAtMs: START_MS,
+        outcome: 'signed',
+        signature: signature(1),
+      });
+      await expect(recording).rejects.toBeInstanceOf(ForeignKeyViolationError);
+      await expect(recording).rejects.toMatchObject({
+        operation: 'taskResponses.record',
+        constraint: 'task_responses_task_id_fkey',
+      });
+      expect(await store.taskResponses.get(bytes32(404))).toBeUndefined();
+    });
+
+    test('behavior: a task that differs from the stored one under the same id is refused; a new deadline is not a difference', async () => {
+      const { store } = await context.openOperator();
+      await store.tasks.create(task(1));
+      const again = await store.tasks.create(task(1, { expiresAtMs: START_MS + 99_000 }));
+      expect(again).toMatchObject({ created: false, task: { expiresAtMs: START_MS + 15_000 } });
+      const different = store.tasks.create(task(1, { value: 7n, epoch: 2 }));
+      await expect(different).rejects.toBeInstanceOf(StoreConflictError);
+      await expect(different).rejects.toMatchObject({ reason: 'TASK_MISMATCH' });
+      await expect(different).rejects.toThrow('epoch, value');
+      await expect(store.tasks.setStatus(bytes32(2), 'failed')).rejects.toBeInstanceOf(
+        StoreNotFoundError,
+      );
+    });
+
+    test('behavior: task lists come in their documented order, ties broken by task id, up to the limit', async () => {
+      const { store, clock } = await context.openOperator();
+      await store.tasks.create(task(3, { expiresAtMs: START_MS + 20_000 }));
+      await store.tasks.create(task(2, { expiresAtMs: START_MS + 5_000 }));
+      clock.advance(1000);
+      await store.tasks.create(task(1, { expiresAtMs: START_MS + 5_000 }));
+      await store.tasks.create(task(4, { expiresAtMs: START_MS + 1_000 }));
+      await store.tasks.setStatus(bytes32(4), 'failed');
+      const ids = (records: { taskId: string }[]) => records.map((record) => record.taskId);
+
+      expect(ids(await store.tasks.listByStatus('pending', { limit: 10 }))).toEqual(
+        [2, 3, 1].map(bytes32),
+      );
+      expect(ids(await store.tasks.listByStatus('pending', { limit: 2 }))).toEqual(
+        [2, 3].map(bytes32),
+      );
+      expect(ids(await store.tasks.listByStatus('failed', { limit: 10 }))).toEqual([bytes32(4)]);
+      expect(ids(await store.tasks.listExpired({ nowMs: START_MS + 5_000, limit: 10 }))).toEqual(
+        [1, 2].map(bytes32),
+      );
+      expect(ids(await store.tasks.listExpired({ nowMs: START_MS + 4_999, limit: 10 }))).toEqual(
+        [],
+      );
+      const [updated] = await store.tasks.listByStatus('failed', { limit: 1 });
+      expect(updated).toMatchObject({ createdAtMs: START_MS + 1000, updatedAtMs: START_MS + 1000 });
+    });
+
+    test('behavior: reopening a store over the same data finds everything it held', async () => {
+      const { store, schema } = await context.openOperator();
+      await store.localOperator.put({
+        address: address(1),
+        signingKey: address(11),
+        activeEpoch: 2,
+        status: 'active',
+        weightWei: 3n,
+      });
+      await store.currentEpochState.put(epochState(2));
+      await store.tasks.create(task(1));
+      await store.peerCache.upsert({ peerId: 'peer-a', lastSeenAtMs: START_MS, status: 'banned' });
+      await store.close();
+      const reopened = (await context.openOperator({ schema })).store;
+      expect((await reopened.localOperator.get())?.weightWei).toBe(3n);
+      expect((await reopened.currentEpochState.get())?.epoch).toBe(2);
+      expect(await reopened.tasks.get(bytes32(1))).toBeDefined();
+      expect((await reopened.peerCache.get('peer-a'))?.status).toBe('banned');
+    });
+
+    test('behavior: 2^256-1 and 10^18+1 round-trip exactly through every operator uint256 column', async () => {
+      const { store } = await context.openOperator();
+      await store.localOperator.put({
+        address: address(1),
+        signingKey: address(2),
+        activeEpoch: 1,
+        status: 'active',
+        weightWei: TEN_POW_18_PLUS_1,
+      });
+      expect((await store.localOperator.get())?.weightWei).toBe(TEN_POW_18_PLUS_1);
+      await store.currentEpochState.put(
+        epochState(1, {
+          minimumWeightWei: TEN_POW_18_PLUS_1,
+          totalWeightWei: UINT256_MAX,
+          thresholdWeightWei: UINT256_MAX - 1n,
+        }),
+      );
+      expect(await store.currentEpochState.get()).toMatchObject({
+        minimumWeightWei: TEN_POW_18_PLUS_1,
+        totalWeightWei: UINT256_MAX,
+      });
+      await store.tasks.create(task(1, { key: TEN_POW_18_PLUS_1, value: UINT256_MAX }));
+      expect(await store.tasks.get(task(1).taskId)).toMatchObject({
+        key: TEN_POW_18_PLUS_1,
+        value: UINT256_MAX,
+      });
+    });
+
+    test('behavior: two operator stores in one database keep their own operator', async () => {
+      const a = (await context.openOperator()).store;
+      const b = (await context.openOperator()).store;
+      await a.localOperator.put({
+        address: address(1),
+        signingKey: address(11),
+        activeEpoch: 1,
+        status: 'active',
+        weightWei: 1n,
+      });
+      await b.localOperator.put({
+        address: address(2),
+        signingKey: address(12),
+        activeEpoch: 2,
+        status: 'waitingActive',
+        weightWei: 2n,
+      });
+      expect((await a.localOperator.get())?.address).toBe(address(1));
+      expect((await b.localOperator.get())?.address).toBe(address(2));
+      await a.peerCache.upsert({ peerId: 'peer-a', lastSeenAtMs: 1, status: 'connected' });
+      expect(await b.peerCache.list({ limit: 10 })).toEqual([]);
     });
   });
 }

@@ -20,29 +20,6 @@ export function describeSchemaIsolation(context: ComplianceContext): void {
       expect((await a.operators.countByStatus()).active).toBe(0);
     });
 
-    test('behavior: two operator stores in one database keep their own operator', async () => {
-      const a = (await context.openOperator()).store;
-      const b = (await context.openOperator()).store;
-      await a.localOperator.put({
-        address: address(1),
-        signingKey: address(11),
-        activeEpoch: 1,
-        status: 'active',
-        weightWei: 1n,
-      });
-      await b.localOperator.put({
-        address: address(2),
-        signingKey: address(12),
-        activeEpoch: 2,
-        status: 'waitingActive',
-        weightWei: 2n,
-      });
-      expect((await a.localOperator.get())?.address).toBe(address(1));
-      expect((await b.localOperator.get())?.address).toBe(address(2));
-      await a.peerCache.upsert({ peerId: 'peer-a', lastSeenAtMs: 1, status: 'connected' });
-      expect(await b.peerCache.list({ limit: 10 })).toEqual([]);
-    });
-
     test('behavior: registry and operator stores coexist, each with its own tasks table', async () => {
       const registry = (await context.openRegistry()).store;
       const operator = (await context.openOperator()).store;

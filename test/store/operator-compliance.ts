@@ -1,0 +1,87 @@
+import { afterAll, beforeAll, describe } from 'vitest';
+import type { OpenStoreOptions, StoreDeps } from '../../src/store/open-store-database.ts';
+import type { OperatorStore } from '../../src/store/operator/operator-store.ts';
+import { describeOperatorInputValidation } from './compliance/operator-input-validation.ts';
+import { describeOperatorPeerCache } from './compliance/operator-peer-cache.ts';
+import { describeOperatorRepositories } from './compliance/operator-repositories.ts';
+import { createManualClock, freshSchema, type ManualClock } from './harness.ts';
+
+export interface OpenedStore<S> {
+  store: S;
+  clock: ManualClock;
+  schema: string;
+}
+
+export interface StoreOpenOptions {
+  schema?: string;
+  clock?: ManualClock;
+  onQuery?: () => void;
+}
+
+/** What an operator store adapter gives the suite: one database, many stores in it. */
+export interface OperatorStoreHarness {
+  openOperatorStore(deps: StoreDeps, options: OpenStoreOptions): Promise<OperatorStore>;
+  close(): Promise<void>;
+}
+
+/** What each operator section gets: an opener that closes what it opens. */
+export interface OperatorComplianceContext {
+  openOperator(options?: StoreOpenOptions): Promise<OpenedStore<OperatorStore>>;
+}
+
+/** Opens stores through `harness()` with fresh schemas and clocks, remembering them in `opened`. */
+export function createStoreOpener<S>(
+  open: (deps: StoreDeps, options: OpenStoreOptions) => Promise<S>,
+  prefix: string,
+  opened: { close(): Promise<void> }[],
+): (options?: StoreOpenOptions) => Promise<OpenedStore<S>> {
+  return async (options = {}) => {
+    const clock = options.clock ?? createManualClock();
+    const schema = options.schema ?? freshSchema(prefix);
+    const store = await open(
+      { clock },
+      { schema, ...(options.onQuery ? { onQuery: options.onQuery } : {}) },
+    );
+    opened.push(store as { close(): Promise<void> });
+    return { store, clock, schema };
+  };
+}
+
+/** The sections every operator store adapter passes (SQL or not). */
+export function describeOperatorStoreSections(context: OperatorComplianceContext): void {
+  describeOperatorRepositories(context);
+  describeOperatorPeerCache(context);
+  describeOperatorInputValidation(context);
+}
+
+/**
+ * The operator store compliance suite on its own, for adapters that hold operator stores only
+ * (the SQL adapters run these sections inside the full Store suite, `compliance.ts`).
+ */
+export function describeOperatorStoreCompliance(
+  name: string,
+  createHarness: () => Promise<OperatorStoreHarness>,
+): void {
+  describe(`Operator store compliance: ${name}`, () => {
+    let harness: OperatorStoreHarness | undefined;
+    const opened: { close(): Promise<void> }[] = [];
+    beforeAll(async () => {
+      harness = await createHarness();
+    });
+    afterAll(async () => {
+      for (const store of opened) await store.close();
+      await harness?.close();
+    });
+    const requireHarness = (): OperatorStoreHarness => {
+      if (!harness) throw new Error(`the ${name} harness failed to start; see the beforeAll error`);
+      return harness;
+    };
+    describeOperatorStoreSections({
+      openOperator: createStoreOpener(
+        (deps, options) => requireHarness().openOperatorStore(deps, options),
+        'operator',
+        opened,
+      ),
+    });
+  });
+}
