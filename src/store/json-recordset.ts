@@ -14,3 +14,14 @@ export function jsonRecordset<Row>(
     sql.raw(`v(${columns})`),
   );
 }
+
+/**
+ * `rows` numbered in their order (`ordinal`), for `insert … select … from jsonRecordset(…) order
+ * by v.ordinal`: rows are inserted — and the locks their foreign keys and conflicts take are
+ * taken — in the order given, which SQL would not otherwise promise.
+ */
+export function withOrdinals<Row extends object>(
+  rows: readonly Row[],
+): (Row & { ordinal: number })[] {
+  return rows.map((row, ordinal) => ({ ...row, ordinal }));
+}

@@ -1,6 +1,8 @@
+import { sql } from 'kysely';
 import type { Address, Hex } from 'viem';
 import { StoreConflictError, StoreNotFoundError } from '../errors.ts';
 import type { DB } from '../generated/registry-db.ts';
+import { jsonRecordset, withOrdinals } from '../json-recordset.ts';
 import { nowAsDate, type QueryContext, runQuery } from '../query-context.ts';
 import { msAsDate } from '../stored-values.ts';
 import { checkStatusChange } from '../task-fields.ts';
@@ -132,9 +134,21 @@ export async function completeTask(
           responded_at: msAsDate(respondedAtMs),
         })
         .execute();
+      // One JSON parameter: the same statement for any number of signers.
       await tx.db
         .insertInto('avs_task_response_signers')
-        .values(signers.map((signer) => ({ task_id: taskId, operator_address: signer })))
+        .columns(['task_id', 'operator_address'])
+        .expression((eb) =>
+          eb
+            .selectFrom(
+              jsonRecordset<{ operator_address: string; ordinal: number }>(
+                withOrdinals(signers.map((signer) => ({ operator_address: signer }))),
+                'operator_address text, ordinal int',
+              ),
+            )
+            .select([sql<string>`cast(${taskId} as text)`.as('task_id'), 'v.operator_address'])
+            .orderBy('v.ordinal'),
+        )
         .execute();
       const completed = await tx.db
         .updateTable('tasks')

@@ -18,6 +18,7 @@ import { readMigrationFiles } from '../adapters/read-migration-files.ts';
 import { StoreConflictError, StoreNotFoundError } from '../errors.ts';
 import type { DB } from '../generated/registry-db.ts';
 import type { Migration } from '../migrate.ts';
+import type { StoreQueryEvent } from '../open-store-database.ts';
 import { openStoreDatabase, type StoreDatabase, type StoreDeps } from '../open-store-database.ts';
 import { nowAsDate, type QueryContext } from '../query-context.ts';
 import type { StoreDriver } from '../store-driver.ts';
@@ -48,7 +49,7 @@ interface Adapter {
   driver: StoreDriver;
   openRegistryStore(
     deps: StoreDeps,
-    options: { schema: string; onQuery?: () => void },
+    options: { schema: string; onQuery?: (event: StoreQueryEvent) => void },
   ): Promise<RegistryStore>;
   close(): Promise<void>;
 }
@@ -442,7 +443,7 @@ for (const { name, open } of ADAPTERS) {
       databases.push(database);
       return database;
     };
-    const openStore = async (onQuery?: () => void) => {
+    const openStore = async (onQuery?: (event: StoreQueryEvent) => void) => {
       if (!adapter) throw new Error(`${name} did not start`);
       const store = await adapter.openRegistryStore(
         { clock },
@@ -557,10 +558,12 @@ for (const { name, open } of ADAPTERS) {
       );
     }, 120_000);
 
-    test('behavior: completing a task with 64 signers counts each once, in as many statements as with 8', async () => {
+    test('behavior: completing a task with 64 signers counts each once, in as many statements as with 8, and writes its rows with the same statements', async () => {
       let statements = 0;
-      const store = await openStore(() => {
+      const inserts = new Set<string>();
+      const store = await openStore((event) => {
         statements += 1;
+        if (/^insert/i.test(event.sql)) inserts.add(event.sql);
       });
       const ids = await storeActiveOperators(store, 64, { weightWei: 1n });
       await store.applyEpochAdvance({
@@ -597,6 +600,7 @@ for (const { name, open } of ADAPTERS) {
         { suspendAtMisses: 5 },
       );
       const complete = async (task: number, signers: readonly number[]) => {
+        inserts.clear();
         await store.tasks.create({
           taskId: bytes32(task),
           targetAddress: address(0xbeef),
@@ -626,11 +630,15 @@ for (const { name, open } of ADAPTERS) {
           respondedAtMs: START_MS + 1,
         });
         expect(result.completed).toBe(true);
-        return statements - before;
+        return { statements: statements - before, inserts: [...inserts].sort() };
       };
       const withEight = await complete(1, ids.slice(0, 8));
       const withAll = await complete(2, ids);
-      expect(withAll).toBe(withEight);
+      expect(withAll.statements).toBe(withEight.statements);
+      // Answers, proof signers, facts and fact totals: one SQL text (one prepared statement)
+      // whatever the number of rows.
+      expect(withAll.inserts).toEqual(withEight.inserts);
+      expect(withAll.inserts).toHaveLength(6);
       const counts = (await store.operators.list()).map((op) => op.successfulResponseCount);
       // 1–4: 20 earlier + task 1 + task 2 (once); 5–8: 20 + 2; 9–32: 20 + 1; 33–64: 1.
       expect(counts).toEqual(ids.map((n) => (n <= 8 ? 22 : n <= 32 ? 21 : 1)));

@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import { unsuspendOperator } from '../../core/operator-lifecycle.ts';
 import type { OperatorStatus } from '../../core/operator-status.ts';
 import type { DB } from '../generated/registry-db.ts';
-import { jsonRecordset } from '../json-recordset.ts';
+import { jsonRecordset, withOrdinals } from '../json-recordset.ts';
 import { nowAsDate, type QueryContext } from '../query-context.ts';
 import { type OperatorRecord, toOperatorRecord, type UnsuspendedStatus } from './operators.ts';
 
@@ -63,7 +63,24 @@ export async function addToFactCounts(
   );
   await context.db
     .insertInto('operator_fact_counts')
-    .values(rows)
+    .columns(['operator_address', 'misses', 'successes', 'unsuspends', 'misses_cleared'])
+    .expression((eb) =>
+      eb
+        .selectFrom(
+          jsonRecordset<FactCountsDelta & { ordinal: number }>(
+            withOrdinals(rows),
+            'operator_address text, misses int, successes int, unsuspends int, misses_cleared int, ordinal int',
+          ),
+        )
+        .select([
+          'v.operator_address',
+          'v.misses',
+          'v.successes',
+          'v.unsuspends',
+          'v.misses_cleared',
+        ])
+        .orderBy('v.ordinal'),
+    )
     .onConflict((conflict) =>
       conflict.column('operator_address').doUpdateSet((eb) => ({
         misses: eb('operator_fact_counts.misses', '+', eb.ref('excluded.misses')),

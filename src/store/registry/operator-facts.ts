@@ -1,6 +1,7 @@
 import { type Selectable, sql } from 'kysely';
 import type { Address, Hex } from 'viem';
 import type { DB, OperatorFacts } from '../generated/registry-db.ts';
+import { jsonRecordset, withOrdinals } from '../json-recordset.ts';
 import { nowAsDate, type QueryContext, runQuery } from '../query-context.ts';
 import { storedAddress, storedHex, storedOneOf } from '../stored-values.ts';
 import { type InputChecks, inputChecks, MAX_LIST_LIMIT } from '../validate.ts';
@@ -99,16 +100,32 @@ export async function insertOperatorFacts(
 ): Promise<number> {
   if (facts.length === 0) return 0;
   const now = nowAsDate(context.clock);
+  const rows = facts.map((fact) => ({
+    kind: fact.kind,
+    operator_address: fact.operator.toLowerCase(),
+    task_id: fact.kind === 'unsuspended' ? null : fact.taskId.toLowerCase(),
+    misses_cleared: fact.kind === 'unsuspended' ? fact.missesCleared : null,
+  }));
+  // One JSON parameter: the same statement for any number of facts.
   const inserted = await context.db
     .insertInto('operator_facts')
-    .values(
-      facts.map((fact) => ({
-        kind: fact.kind,
-        operator_address: fact.operator.toLowerCase(),
-        task_id: fact.kind === 'unsuspended' ? null : fact.taskId.toLowerCase(),
-        misses_cleared: fact.kind === 'unsuspended' ? fact.missesCleared : null,
-        recorded_at: now,
-      })),
+    .columns(['kind', 'operator_address', 'task_id', 'misses_cleared', 'recorded_at'])
+    .expression((eb) =>
+      eb
+        .selectFrom(
+          jsonRecordset<(typeof rows)[number] & { ordinal: number }>(
+            withOrdinals(rows),
+            'kind text, operator_address text, task_id text, misses_cleared int, ordinal int',
+          ),
+        )
+        .select([
+          'v.kind',
+          'v.operator_address',
+          'v.task_id',
+          'v.misses_cleared',
+          sql<Date>`cast(${now} as timestamptz)`.as('recorded_at'),
+        ])
+        .orderBy('v.ordinal'),
     )
     .onConflict((conflict) => conflict.doNothing())
     .returning(['kind', 'operator_address', 'misses_cleared'])

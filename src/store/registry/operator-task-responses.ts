@@ -1,6 +1,7 @@
 import type { Selectable } from 'kysely';
 import type { Address, Hex } from 'viem';
 import type { DB, OperatorTaskResponses } from '../generated/registry-db.ts';
+import { jsonRecordset, withOrdinals } from '../json-recordset.ts';
 import { type QueryContext, runQuery } from '../query-context.ts';
 import { msAsDate, storedAddress, storedHex, storedMs } from '../stored-values.ts';
 import { checkTaskAnswer, type TaskAnswer, toTaskAnswer } from '../task-answer.ts';
@@ -55,6 +56,16 @@ export function toOperatorResponseRecord(
     ...toTaskAnswer(row),
   };
 }
+
+const RESPONSE_COLUMNS = [
+  'task_id',
+  'operator_address',
+  'epoch',
+  'outcome',
+  'signature',
+  'refusal_reason',
+  'submitted_at',
+] as const;
 
 /** The row of one answer, its fields checked (`field` prefixes the names in messages). */
 function responseRow(checks: InputChecks, response: unknown, field: string) {
@@ -133,9 +144,25 @@ export function createOperatorTaskResponsesRepository(
         );
       if (rows.length === 0) return { recorded: 0 };
       return runQuery(operation, async () => {
+        // The rows travel as one JSON parameter: the same SQL text (one prepared statement) for
+        // any number of answers, and no per-value parameter encoding.
         const inserted = await context.db
           .insertInto('operator_task_responses')
-          .values(rows)
+          .columns([...RESPONSE_COLUMNS])
+          .expression((eb) =>
+            eb
+              .selectFrom(
+                jsonRecordset<(typeof rows)[number] & { ordinal: number }>(
+                  withOrdinals(
+                    rows.map((row) => ({ ...row, submitted_at: row.submitted_at.toISOString() })),
+                  ),
+                  'task_id text, operator_address text, epoch bigint, outcome text, signature text, refusal_reason text, submitted_at timestamptz, ordinal int',
+                ),
+              )
+              .select(RESPONSE_COLUMNS.map((column) => `v.${column}` as const))
+              // Inserted (and the foreign keys' operator locks taken) in the sorted order above.
+              .orderBy('v.ordinal'),
+          )
           .onConflict((conflict) => conflict.columns(['task_id', 'operator_address']).doNothing())
           .returning('id')
           .execute();
