@@ -26,3 +26,22 @@ export function toChecksumAddress(field: string, value: string): Address {
   if (!isAddress(value)) throw new InvalidAddressError(field, value);
   return getAddress(value);
 }
+
+const CHECKSUM_CACHE_LIMIT = 10_000;
+const checksums = new Map<string, Address>();
+
+/**
+ * `getAddress(hex)`, remembered: nodes decode the same few hundred addresses from messages and rows
+ * over and over, and each checksum is a keccak hash (viem's own caches refresh an LRU on every hit
+ * and test a regex first, which showed in the simulator's profiles). For values already known to
+ * be addresses (20 wire bytes as hex, a stored lowercase address); anything else throws as
+ * `getAddress` does. A plain map, emptied when it reaches its bound.
+ */
+export function checksumAddressOf(hex: string): Address {
+  const cached = checksums.get(hex);
+  if (cached !== undefined) return cached;
+  const checksummed = getAddress(hex);
+  if (checksums.size >= CHECKSUM_CACHE_LIMIT) checksums.clear();
+  checksums.set(hex, checksummed);
+  return checksummed;
+}

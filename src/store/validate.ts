@@ -1,4 +1,5 @@
-import { type Address, getAddress, type Hex, isAddress } from 'viem';
+import { type Address, type Hex, isAddress } from 'viem';
+import { checksumAddressOf } from '../core/address.ts';
 import { isOperatorStatus, type OperatorStatus } from '../core/operator-status.ts';
 import { isTaskStatus, type TaskStatus } from '../core/task-status.ts';
 import { StoreInputError } from './errors.ts';
@@ -210,7 +211,7 @@ export function inputChecks(operation: string): InputChecks {
 
 /** The EIP-55 form node code compares with what the chain adapters return. */
 export function toChecksumAddress(stored: string): Address {
-  return getAddress(stored);
+  return checksumAddressOf(stored);
 }
 
 function describe(value: unknown): string {

@@ -1,4 +1,5 @@
-import { type Address, bytesToHex, getAddress, type Hex, hexToBytes, isAddress, isHex } from 'viem';
+import { type Address, bytesToHex, type Hex, hexToBytes, isAddress, isHex } from 'viem';
+import { checksumAddressOf } from '../core/address.ts';
 import { type WireErrorCode, WireValidationError } from './errors.ts';
 
 /**
@@ -99,7 +100,7 @@ export function wireFields(messageType: string): WireFields {
   };
   const address = (field: string, bytes: Uint8Array): Address => {
     expectLength(field, bytes, ADDRESS_BYTES);
-    return getAddress(bytesToHex(bytes));
+    return checksumAddressOf(bytesToHex(bytes));
   };
   const uint256 = (field: string, bytes: Uint8Array): bigint => {
     expectLength(field, bytes, UINT256_BYTES);
