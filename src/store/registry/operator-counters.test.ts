@@ -18,8 +18,12 @@ import { readMigrationFiles } from '../adapters/read-migration-files.ts';
 import { StoreConflictError, StoreNotFoundError } from '../errors.ts';
 import type { DB } from '../generated/registry-db.ts';
 import type { Migration } from '../migrate.ts';
-import type { StoreQueryEvent } from '../open-store-database.ts';
-import { openStoreDatabase, type StoreDatabase, type StoreDeps } from '../open-store-database.ts';
+import {
+  openStoreDatabase,
+  type StoreDatabase,
+  type StoreDeps,
+  type StoreQueryEvent,
+} from '../open-store-database.ts';
 import { nowAsDate, type QueryContext } from '../query-context.ts';
 import type { StoreDriver } from '../store-driver.ts';
 import { applyEpochAdvance, type OperatorEpochUpdate } from './apply-epoch-advance.ts';
