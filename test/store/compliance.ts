@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe } from 'vitest';
+import { describe } from 'vitest';
 import type { RegistryStore } from '../../src/store/registry/registry-store.ts';
 import { describeEpochAdvance } from './compliance/epoch-advance.ts';
 import { describeExactNumbers } from './compliance/exact-numbers.ts';
@@ -15,9 +15,13 @@ import {
   type OpenedStore,
   type OperatorComplianceContext,
   type StoreOpenOptions,
+  useHarness,
 } from './operator-compliance.ts';
 
-/** What each compliance section gets: the harness and openers that close what they open (the operator sections get only `openOperator`). */
+/**
+ * What each compliance section gets: the harness and openers that close what they open (the
+ * operator sections get only `openOperator`).
+ */
 export interface ComplianceContext extends OperatorComplianceContext {
   harness(): StoreHarness;
   openRegistry(options?: StoreOpenOptions): Promise<OpenedStore<RegistryStore>>;
@@ -29,22 +33,7 @@ export interface ComplianceContext extends OperatorComplianceContext {
  */
 export function describeStoreCompliance(name: string, createHarness: StoreHarnessFactory): void {
   describe(`Store compliance: ${name}`, () => {
-    let harness: StoreHarness | undefined;
-    const opened: { close(): Promise<void> }[] = [];
-
-    beforeAll(async () => {
-      harness = await createHarness();
-    });
-
-    afterAll(async () => {
-      for (const store of opened) await store.close();
-      await harness?.close();
-    });
-
-    const requireHarness = (): StoreHarness => {
-      if (!harness) throw new Error(`the ${name} harness failed to start; see the beforeAll error`);
-      return harness;
-    };
+    const { requireHarness, opened } = useHarness(name, createHarness);
 
     const context: ComplianceContext = {
       harness: requireHarness,

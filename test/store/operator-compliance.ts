@@ -29,7 +29,7 @@ export interface OperatorComplianceContext {
   openOperator(options?: StoreOpenOptions): Promise<OpenedStore<OperatorStore>>;
 }
 
-/** Opens stores through `harness()` with fresh schemas and clocks, remembering them in `opened`. */
+/** Opens stores with `open`, in a fresh schema with a manual clock unless given; `opened` closes them. */
 export function createStoreOpener<S>(
   open: (deps: StoreDeps, options: OpenStoreOptions) => Promise<S>,
   prefix: string,
@@ -63,19 +63,7 @@ export function describeOperatorStoreCompliance(
   createHarness: () => Promise<OperatorStoreHarness>,
 ): void {
   describe(`Operator store compliance: ${name}`, () => {
-    let harness: OperatorStoreHarness | undefined;
-    const opened: { close(): Promise<void> }[] = [];
-    beforeAll(async () => {
-      harness = await createHarness();
-    });
-    afterAll(async () => {
-      for (const store of opened) await store.close();
-      await harness?.close();
-    });
-    const requireHarness = (): OperatorStoreHarness => {
-      if (!harness) throw new Error(`the ${name} harness failed to start; see the beforeAll error`);
-      return harness;
-    };
+    const { requireHarness, opened } = useHarness(name, createHarness);
     describeOperatorStoreSections({
       openOperator: createStoreOpener(
         (deps, options) => requireHarness().openOperatorStore(deps, options),
@@ -84,4 +72,28 @@ export function describeOperatorStoreCompliance(
       ),
     });
   });
+}
+
+/**
+ * Inside a `describe`: starts the harness before its tests and, after them, closes every store
+ * they opened (`opened`) and then the harness.
+ */
+export function useHarness<H extends { close(): Promise<void> }>(
+  name: string,
+  createHarness: () => Promise<H>,
+): { requireHarness: () => H; opened: { close(): Promise<void> }[] } {
+  let harness: H | undefined;
+  const opened: { close(): Promise<void> }[] = [];
+  beforeAll(async () => {
+    harness = await createHarness();
+  });
+  afterAll(async () => {
+    for (const store of opened) await store.close();
+    await harness?.close();
+  });
+  const requireHarness = (): H => {
+    if (!harness) throw new Error(`the ${name} harness failed to start; see the beforeAll error`);
+    return harness;
+  };
+  return { requireHarness, opened };
 }

@@ -13,8 +13,8 @@ import {
 import type { OperatorRepositories } from '../../store/operator/operator-store.ts';
 import {
   checkPeerList,
+  checkPeerListOptions,
   MAX_PEER_ID_LENGTH,
-  PEER_STATUSES,
   type PeerRecord,
   peerColumns,
   toPeerRecord,
@@ -242,12 +242,7 @@ export function createMemoryOperatorRepositories(context: MemoryContext): Operat
       },
       async list(options) {
         const operation = 'peerCache.list';
-        const checks = inputChecks(operation);
-        const limit = checks.positiveInteger('limit', options?.limit, MAX_LIST_LIMIT);
-        const status =
-          options?.status === undefined
-            ? undefined
-            : checks.oneOf('status', options.status, PEER_STATUSES);
+        const { limit, status } = checkPeerListOptions(operation, options);
         return run(operation, () =>
           [...tables.peerCache.values()]
             .filter((row) => status === undefined || row.status === status)

@@ -101,6 +101,21 @@ export function checkPeerList(operation: string, peers: readonly PeerInput[]) {
   return rows;
 }
 
+/** `list`'s options, checked. */
+export function checkPeerListOptions(
+  operation: string,
+  options: { status?: PeerStatus; limit: number },
+): { limit: number; status: PeerStatus | undefined } {
+  const checks = inputChecks(operation);
+  return {
+    limit: checks.positiveInteger('limit', options?.limit, MAX_LIST_LIMIT),
+    status:
+      options?.status === undefined
+        ? undefined
+        : checks.oneOf('status', options.status, PEER_STATUSES),
+  };
+}
+
 export function createPeerCacheRepository(context: QueryContext<DB>): PeerCacheRepository {
   return {
     async upsert(peer) {
@@ -159,12 +174,7 @@ export function createPeerCacheRepository(context: QueryContext<DB>): PeerCacheR
 
     async list(options) {
       const operation = 'peerCache.list';
-      const checks = inputChecks(operation);
-      const limit = checks.positiveInteger('limit', options?.limit, MAX_LIST_LIMIT);
-      const status =
-        options?.status === undefined
-          ? undefined
-          : checks.oneOf('status', options.status, PEER_STATUSES);
+      const { limit, status } = checkPeerListOptions(operation, options);
       return runQuery(operation, async () => {
         let query = context.db.selectFrom('peer_cache').selectAll();
         if (status !== undefined) query = query.where('status', '=', status);
