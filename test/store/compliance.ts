@@ -2,6 +2,7 @@ import { describe } from 'vitest';
 import type { RegistryStore } from '../../src/store/registry/registry-store.ts';
 import { describeEpochAdvance } from './compliance/epoch-advance.ts';
 import { describeExactNumbers } from './compliance/exact-numbers.ts';
+import { describeHexDomains } from './compliance/hex-domains.ts';
 import { describeInputValidation } from './compliance/input-validation.ts';
 import { describeMigrations } from './compliance/migrations.ts';
 import { describeOperatorFacts } from './compliance/operator-facts.ts';
@@ -53,6 +54,7 @@ export function describeStoreCompliance(name: string, createHarness: StoreHarnes
     describeExactNumbers(context);
     describeEpochAdvance(context);
     describeInputValidation(context);
+    describeHexDomains(context);
     describeSchemaIsolation(context);
     describeRegistryRepositories(context);
     describeOperatorStoreSections(context);

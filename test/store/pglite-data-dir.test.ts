@@ -24,7 +24,7 @@ describe('PGlite data directory', () => {
         { pglite: second, clock },
         { schema: 'registry' },
       );
-      expect(reopened.migrations).toEqual({ applied: [], alreadyApplied: [1, 2, 3, 4] });
+      expect(reopened.migrations).toEqual({ applied: [], alreadyApplied: [1, 2, 3, 4, 5] });
       expect((await reopened.operators.get(address(1)))?.weightWei).toBe(UINT256_MAX);
       await reopened.close();
       await second.close();

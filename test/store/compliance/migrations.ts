@@ -6,8 +6,8 @@ import { openRegistryStore } from '../../../src/store/registry/open-registry-sto
 import type { ComplianceContext } from '../compliance.ts';
 import { createManualClock, freshSchema, registration } from '../harness.ts';
 
-/** The registry migrations this build ships: 0001_init … 0004_operator_fact_counts. */
-const REGISTRY_VERSIONS = [1, 2, 3, 4];
+/** The registry migrations this build ships: 0001_init … 0005_hex_domain_checks. */
+const REGISTRY_VERSIONS = [1, 2, 3, 4, 5];
 
 export function describeMigrations(context: ComplianceContext): void {
   /** Opens a registry store with a custom migration list, closing it right away. */
