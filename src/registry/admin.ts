@@ -41,9 +41,7 @@ export async function unsuspendOperator(
     );
     // Replicated as a fact: it clears the misses this registry knows of; another registry
     // derives the same `missing` and lifts the suspension when it merges it.
-    const missesCleared = (await tx.operatorFacts.listByOperator(record.address)).filter(
-      (stored) => stored.fact.kind === 'missed',
-    ).length;
+    const missesCleared = (await tx.operatorFacts.totals(record.address)).misses;
     await tx.operatorFacts.merge(
       [{ kind: 'unsuspended', operator: record.address, missesCleared }],
       { suspendAtMisses: MISSES_BEFORE_SUSPENSION },

@@ -47,6 +47,18 @@ export interface OperatorFactsRepository {
   latestSeq(): Promise<number>;
   /** Every fact about one operator, ascending by seq. */
   listByOperator(operator: Address): Promise<StoredOperatorFact[]>;
+  /**
+   * How many facts of each kind are stored about one operator, and the largest `missesCleared`
+   * of its unsuspends (all 0 when none): one row, whatever the length of its history.
+   */
+  totals(operator: Address): Promise<OperatorFactTotals>;
+}
+
+export interface OperatorFactTotals {
+  misses: number;
+  successes: number;
+  unsuspends: number;
+  missesCleared: number;
 }
 
 /** A bound on one merge: an anti-entropy page is far smaller. */
@@ -206,6 +218,24 @@ export function createOperatorFactsRepository(context: QueryContext<DB>): Operat
           .orderBy('seq')
           .execute();
         return rows.map(toStoredFact);
+      });
+    },
+
+    async totals(operator) {
+      const operation = 'operatorFacts.totals';
+      const key = inputChecks(operation).address('operator', operator);
+      return runQuery(operation, async () => {
+        const row = await context.db
+          .selectFrom('operator_fact_counts')
+          .select(['misses', 'successes', 'unsuspends', 'misses_cleared'])
+          .where('operator_address', '=', key)
+          .executeTakeFirst();
+        return {
+          misses: Number(row?.misses ?? 0),
+          successes: Number(row?.successes ?? 0),
+          unsuspends: Number(row?.unsuspends ?? 0),
+          missesCleared: Number(row?.misses_cleared ?? 0),
+        };
       });
     },
   };

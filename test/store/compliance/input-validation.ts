@@ -88,6 +88,11 @@ const REGISTRY_CASES: BadCall<RegistryStore>[] = [
     call: (s) => s.operators.get('not an address' as Address),
   },
   {
+    name: 'operatorFacts.totals: malformed address',
+    field: 'operator',
+    call: (s) => s.operatorFacts.totals(MALFORMED_ADDRESS),
+  },
+  {
     name: 'operators.getBySigningKey: malformed address',
     field: 'signingKey',
     call: (s) => s.operators.getBySigningKey(MALFORMED_ADDRESS),

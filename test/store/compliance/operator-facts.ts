@@ -47,6 +47,35 @@ export function describeOperatorFacts(context: ComplianceContext): void {
       expect(rest.map((stored) => stored.fact)).toEqual([succeeded(1, 3), succeeded(2, 3)]);
     });
 
+    test('behavior: totals count each stored fact of an operator once, by kind, with its largest misses cleared', async () => {
+      const { store } = await context.openRegistry();
+      await withActiveOperators(store);
+      expect(await store.operatorFacts.totals(address(1))).toEqual({
+        misses: 0,
+        successes: 0,
+        unsuspends: 0,
+        missesCleared: 0,
+      });
+      const unsuspended = (missesCleared: number): OperatorFact => ({
+        kind: 'unsuspended',
+        operator: address(1),
+        missesCleared,
+      });
+      await store.operatorFacts.merge(
+        [missed(1, 1), missed(1, 2), succeeded(1, 3), unsuspended(2), succeeded(2, 3)],
+        SUSPEND,
+      );
+      await store.operatorFacts.merge([missed(1, 2), missed(1, 4), unsuspended(1)], SUSPEND);
+      const totals = await store.operatorFacts.totals(address(1));
+      expect(totals).toEqual({ misses: 3, successes: 1, unsuspends: 2, missesCleared: 2 });
+      const stored = (await store.operatorFacts.listByOperator(address(1))).map((s) => s.fact);
+      expect(stored.filter((fact) => fact.kind === 'missed')).toHaveLength(totals.misses);
+      expect((await store.operatorFacts.totals(address(2))).successes).toBe(1);
+      // Facts about an operator not stored yet are totalled too.
+      await store.operatorFacts.merge([missed(9, 1)], SUSPEND);
+      expect((await store.operatorFacts.totals(address(9))).misses).toBe(1);
+    });
+
     test('behavior: two stores merging the same facts in different orders derive the same counters and status', async () => {
       const a = (await context.openRegistry()).store;
       const b = (await context.openRegistry()).store;
