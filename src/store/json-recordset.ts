@@ -16,12 +16,17 @@ export function jsonRecordset<Row>(
 }
 
 /**
- * `rows` numbered in their order (`ordinal`), for `insert … select … from jsonRecordset(…) order
- * by v.ordinal`: rows are inserted — and the locks their foreign keys and conflicts take are
- * taken — in the order given, which SQL would not otherwise promise.
+ * `jsonRecordset` with each row numbered in the order given (column `ordinal`), for `insert …
+ * select … from orderedJsonRecordset(…) order by v.ordinal`: rows are inserted — and the locks
+ * their foreign keys and conflicts take are taken — in that order, which SQL would not otherwise
+ * promise.
  */
-export function withOrdinals<Row extends object>(
+export function orderedJsonRecordset<Row extends object>(
   rows: readonly Row[],
-): (Row & { ordinal: number })[] {
-  return rows.map((row, ordinal) => ({ ...row, ordinal }));
+  columns: string,
+): AliasedRawBuilder<Row & { ordinal: number }, 'v'> {
+  return jsonRecordset<Row & { ordinal: number }>(
+    rows.map((row, ordinal) => ({ ...row, ordinal })),
+    `${columns}, ordinal int`,
+  );
 }

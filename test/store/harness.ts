@@ -1,7 +1,9 @@
 import { type Address, getAddress, type Hex } from 'viem';
 import type { EpochStateInput } from '../../src/store/epoch-state-fields.ts';
 import type { OpenStoreOptions, StoreDeps } from '../../src/store/open-store-database.ts';
+import type { LocalOperatorInput } from '../../src/store/operator/local-operator.ts';
 import type { OperatorStore } from '../../src/store/operator/operator-store.ts';
+import type { TaskResponseInput } from '../../src/store/operator/task-responses.ts';
 import type { OperatorRegistration } from '../../src/store/registry/operators.ts';
 import type { RegistryStore } from '../../src/store/registry/registry-store.ts';
 import type { StoreDriver } from '../../src/store/store-driver.ts';
@@ -93,6 +95,35 @@ export function registration(
     status: 'waitingJoin',
     ...overrides,
   };
+}
+
+/** Operator n as its own node stores it: signing key 10 + n, active since epoch 1, weight 1. */
+export function localOperator(
+  n: number,
+  overrides: Partial<LocalOperatorInput> = {},
+): LocalOperatorInput {
+  return {
+    address: address(n),
+    signingKey: address(10 + n),
+    activeEpoch: 1,
+    status: 'active',
+    weightWei: 1n,
+    ...overrides,
+  };
+}
+
+/** The operator's signed answer to task n (signature n), submitted at START_MS. */
+export function signedAnswer(
+  n: number,
+  overrides: Partial<TaskResponseInput> = {},
+): TaskResponseInput {
+  return {
+    taskId: bytes32(n),
+    submittedAtMs: START_MS,
+    outcome: 'signed',
+    signature: signature(n),
+    ...overrides,
+  } as TaskResponseInput;
 }
 
 /** An epoch state with small defaults: start block 12 × epoch, threshold 1. */

@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import type { Address, Hex } from 'viem';
 import { StoreConflictError, StoreNotFoundError } from '../errors.ts';
 import type { DB } from '../generated/registry-db.ts';
-import { jsonRecordset, withOrdinals } from '../json-recordset.ts';
+import { orderedJsonRecordset } from '../json-recordset.ts';
 import { nowAsDate, type QueryContext, runQuery } from '../query-context.ts';
 import { msAsDate } from '../stored-values.ts';
 import { checkStatusChange } from '../task-fields.ts';
@@ -141,9 +141,9 @@ export async function completeTask(
         .expression((eb) =>
           eb
             .selectFrom(
-              jsonRecordset<{ operator_address: string; ordinal: number }>(
-                withOrdinals(signers.map((signer) => ({ operator_address: signer }))),
-                'operator_address text, ordinal int',
+              orderedJsonRecordset(
+                signers.map((signer) => ({ operator_address: signer })),
+                'operator_address text',
               ),
             )
             .select([sql<string>`cast(${taskId} as text)`.as('task_id'), 'v.operator_address'])

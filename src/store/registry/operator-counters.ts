@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import { unsuspendOperator } from '../../core/operator-lifecycle.ts';
 import type { OperatorStatus } from '../../core/operator-status.ts';
 import type { DB } from '../generated/registry-db.ts';
-import { jsonRecordset, withOrdinals } from '../json-recordset.ts';
+import { jsonRecordset, orderedJsonRecordset } from '../json-recordset.ts';
 import { nowAsDate, type QueryContext } from '../query-context.ts';
 import { type OperatorRecord, toOperatorRecord, type UnsuspendedStatus } from './operators.ts';
 
@@ -67,9 +67,9 @@ export async function addToFactCounts(
     .expression((eb) =>
       eb
         .selectFrom(
-          jsonRecordset<FactCountsDelta & { ordinal: number }>(
-            withOrdinals(rows),
-            'operator_address text, misses int, successes int, unsuspends int, misses_cleared int, ordinal int',
+          orderedJsonRecordset(
+            rows,
+            'operator_address text, misses int, successes int, unsuspends int, misses_cleared int',
           ),
         )
         .select([

@@ -1,7 +1,7 @@
 import { type Selectable, sql } from 'kysely';
 import type { Address, Hex } from 'viem';
 import type { DB, OperatorFacts } from '../generated/registry-db.ts';
-import { jsonRecordset, withOrdinals } from '../json-recordset.ts';
+import { orderedJsonRecordset } from '../json-recordset.ts';
 import { nowAsDate, type QueryContext, runQuery } from '../query-context.ts';
 import { storedAddress, storedHex, storedOneOf } from '../stored-values.ts';
 import { type InputChecks, inputChecks, MAX_LIST_LIMIT } from '../validate.ts';
@@ -125,9 +125,9 @@ export async function insertOperatorFacts(
     .expression((eb) =>
       eb
         .selectFrom(
-          jsonRecordset<(typeof rows)[number] & { ordinal: number }>(
-            withOrdinals(rows),
-            'kind text, operator_address text, task_id text, misses_cleared int, ordinal int',
+          orderedJsonRecordset(
+            rows,
+            'kind text, operator_address text, task_id text, misses_cleared int',
           ),
         )
         .select([

@@ -1,7 +1,7 @@
 import type { Selectable } from 'kysely';
 import type { Address, Hex } from 'viem';
 import type { DB, OperatorTaskResponses } from '../generated/registry-db.ts';
-import { jsonRecordset, withOrdinals } from '../json-recordset.ts';
+import { orderedJsonRecordset } from '../json-recordset.ts';
 import { type QueryContext, runQuery } from '../query-context.ts';
 import { msAsDate, storedAddress, storedHex, storedMs } from '../stored-values.ts';
 import { checkTaskAnswer, type TaskAnswer, toTaskAnswer } from '../task-answer.ts';
@@ -152,11 +152,9 @@ export function createOperatorTaskResponsesRepository(
           .expression((eb) =>
             eb
               .selectFrom(
-                jsonRecordset<(typeof rows)[number] & { ordinal: number }>(
-                  withOrdinals(
-                    rows.map((row) => ({ ...row, submitted_at: row.submitted_at.toISOString() })),
-                  ),
-                  'task_id text, operator_address text, epoch bigint, outcome text, signature text, refusal_reason text, submitted_at timestamptz, ordinal int',
+                orderedJsonRecordset(
+                  rows.map((row) => ({ ...row, submitted_at: row.submitted_at.toISOString() })),
+                  'task_id text, operator_address text, epoch bigint, outcome text, signature text, refusal_reason text, submitted_at timestamptz',
                 ),
               )
               .select(RESPONSE_COLUMNS.map((column) => `v.${column}` as const))

@@ -8,8 +8,10 @@ import {
   address,
   bytes32,
   epochState,
+  localOperator,
   START_MS,
   signature,
+  signedAnswer,
   TEN_POW_18_PLUS_1,
   task,
   UINT256_MAX,
@@ -21,13 +23,11 @@ export function describeOperatorRepositories(context: OperatorComplianceContext)
     test('behavior: the local operator is one row that only its own address can update', async () => {
       const { store, clock } = await context.openOperator();
       expect(await store.localOperator.get()).toBeUndefined();
-      const operator = {
-        address: address(1),
-        signingKey: address(11),
+      const operator = localOperator(1, {
         activeEpoch: 3,
-        status: 'waitingActive' as const,
+        status: 'waitingActive',
         weightWei: 5n,
-      };
+      });
       await store.localOperator.put(operator);
       clock.advance(1000);
       const updated = await store.localOperator.put({
@@ -79,13 +79,7 @@ export function describeOperatorRepositories(context: OperatorComplianceContext)
     test('behavior: an answer is stored once and re-sent after a restart', async () => {
       const { store, schema } = await context.openOperator();
       await store.tasks.create(task(1));
-      const signed = {
-        taskId: bytes32(1),
-        submittedAtMs: START_MS,
-        outcome: 'signed' as const,
-        signature: signature(1),
-      };
-      expect((await store.taskResponses.record(signed)).recorded).toBe(true);
+      expect((await store.taskResponses.record(signedAnswer(1))).recorded).toBe(true);
 
       const restarted = (await context.openOperator({ schema })).store;
       const again = await restarted.taskResponses.record({
@@ -171,12 +165,7 @@ export function describeOperatorRepositories(context: OperatorComplianceContext)
       await expect(
         store.transaction(async (tx) => {
           await tx.tasks.create(task(1));
-          await tx.taskResponses.record({
-            taskId: bytes32(1),
-            submittedAtMs: START_MS,
-            outcome: 'signed',
-            signature: signature(1),
-          });
+          await tx.taskResponses.record(signedAnswer(1));
           throw new Error('crash before commit');
         }),
       ).rejects.toThrow('crash before commit');
@@ -187,12 +176,7 @@ export function describeOperatorRepositories(context: OperatorComplianceContext)
       const { store } = await context.openOperator();
       const result = await store.transaction(async (tx) => {
         await tx.tasks.create(task(1));
-        await tx.taskResponses.record({
-          taskId: bytes32(1),
-          submittedAtMs: START_MS,
-          outcome: 'signed',
-          signature: signature(1),
-        });
+        await tx.taskResponses.record(signedAnswer(1));
         return 'done';
       });
       expect(result).toBe('done');
@@ -202,13 +186,7 @@ export function describeOperatorRepositories(context: OperatorComplianceContext)
 
     test('behavior: a rolled-back transaction restores updated and deleted rows too', async () => {
       const { store } = await context.openOperator();
-      const operator = {
-        address: address(1),
-        signingKey: address(11),
-        activeEpoch: 1,
-        status: 'active' as const,
-        weightWei: 1n,
-      };
+      const operator = localOperator(1);
       await store.localOperator.put(operator);
       await store.tasks.create(task(1));
       await store.peerCache.upsert({
@@ -248,12 +226,7 @@ export function describeOperatorRepositories(context: OperatorComplianceContext)
 
     test('behavior: a response to a task that is not stored is refused by a foreign key', async () => {
       const { store } = await context.openOperator();
-      const recording = store.taskResponses.record({
-        taskId: bytes32(404),
-        submittedAtMs: START_MS,
-        outcome: 'signed',
-        signature: signature(1),
-      });
+      const recording = store.taskResponses.record(signedAnswer(1, { taskId: bytes32(404) }));
       await expect(recording).rejects.toBeInstanceOf(ForeignKeyViolationError);
       await expect(recording).rejects.toMatchObject({
         operation: 'taskResponses.record',
@@ -305,13 +278,7 @@ export function describeOperatorRepositories(context: OperatorComplianceContext)
 
     test('behavior: reopening a store over the same data finds everything it held', async () => {
       const { store, schema } = await context.openOperator();
-      await store.localOperator.put({
-        address: address(1),
-        signingKey: address(11),
-        activeEpoch: 2,
-        status: 'active',
-        weightWei: 3n,
-      });
+      await store.localOperator.put(localOperator(1, { activeEpoch: 2, weightWei: 3n }));
       await store.currentEpochState.put(epochState(2));
       await store.tasks.create(task(1));
       await store.peerCache.upsert({ peerId: 'peer-a', lastSeenAtMs: START_MS, status: 'banned' });
@@ -325,13 +292,9 @@ export function describeOperatorRepositories(context: OperatorComplianceContext)
 
     test('behavior: 2^256-1 and 10^18+1 round-trip exactly through every operator uint256 column', async () => {
       const { store } = await context.openOperator();
-      await store.localOperator.put({
-        address: address(1),
-        signingKey: address(2),
-        activeEpoch: 1,
-        status: 'active',
-        weightWei: TEN_POW_18_PLUS_1,
-      });
+      await store.localOperator.put(
+        localOperator(1, { signingKey: address(2), weightWei: TEN_POW_18_PLUS_1 }),
+      );
       expect((await store.localOperator.get())?.weightWei).toBe(TEN_POW_18_PLUS_1);
       await store.currentEpochState.put(
         epochState(1, {
@@ -354,20 +317,10 @@ export function describeOperatorRepositories(context: OperatorComplianceContext)
     test('behavior: two operator stores in one database keep their own operator', async () => {
       const a = (await context.openOperator()).store;
       const b = (await context.openOperator()).store;
-      await a.localOperator.put({
-        address: address(1),
-        signingKey: address(11),
-        activeEpoch: 1,
-        status: 'active',
-        weightWei: 1n,
-      });
-      await b.localOperator.put({
-        address: address(2),
-        signingKey: address(12),
-        activeEpoch: 2,
-        status: 'waitingActive',
-        weightWei: 2n,
-      });
+      await a.localOperator.put(localOperator(1));
+      await b.localOperator.put(
+        localOperator(2, { activeEpoch: 2, status: 'waitingActive', weightWei: 2n }),
+      );
       expect((await a.localOperator.get())?.address).toBe(address(1));
       expect((await b.localOperator.get())?.address).toBe(address(2));
       await a.peerCache.upsert({ peerId: 'peer-a', lastSeenAtMs: 1, status: 'connected' });
