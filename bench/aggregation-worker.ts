@@ -170,9 +170,9 @@ async function main(config: AggregationConfig): Promise<AggregationResult> {
     // Blocks every blockTimeMs, as the scenario runner mines them (no invariant checks here).
     const tick = async () => {
       await cluster.mineBlock();
-      clock.setTimer(scenario.chain.blockTimeMs, () => void tick());
+      clock.setExclusiveTimer(scenario.chain.blockTimeMs, () => void tick());
     };
-    clock.setTimer(scenario.chain.blockTimeMs, () => void tick());
+    clock.setExclusiveTimer(scenario.chain.blockTimeMs, () => void tick());
 
     // Values for KEYS keys; each request asks for a distinct (key, block) so each is a new task.
     const userKey = cluster.users.get(BENCH_USER) as Hex;

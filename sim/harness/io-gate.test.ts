@@ -217,4 +217,43 @@ describe('createIoGate', () => {
     expect(idle).toBe(true);
     expect(gate.count()).toBe(1);
   });
+
+  test('behavior: betweenHandBacks runs in the turn after each hand-back, again while it reports work, before the next hand-back', async () => {
+    const log: string[] = [];
+    let extraRounds = 0;
+    const gate = createIoGate({
+      betweenHandBacks: () => {
+        log.push('between');
+        if (extraRounds === 0) return false;
+        extraRounds--;
+        return true;
+      },
+    });
+    const a = tracked(log, 'a');
+    const b = tracked(log, 'b');
+    const first = gate.run(a.call, { lane: 'x' }).then((value) => {
+      log.push(`back ${value}`);
+      extraRounds = 2;
+    });
+    const second = gate.run(b.call, { lane: 'y' }).then((value) => log.push(`back ${value}`));
+    b.io.resolve('b');
+    await turns();
+    // b finished first but waits for a, issued earlier.
+    expect(log).toEqual(['start a', 'start b', 'end b']);
+    a.io.resolve('a');
+    await Promise.all([first, second]);
+    await gate.idle();
+    expect(log).toEqual([
+      'start a',
+      'start b',
+      'end b',
+      'end a',
+      'back a',
+      'between',
+      'between',
+      'between',
+      'back b',
+      'between',
+    ]);
+  });
 });

@@ -52,7 +52,18 @@ interface Entry {
   readonly reject: (error: unknown) => void;
 }
 
-export function createIoGate(): IoGate {
+export interface IoGateOptions {
+  /**
+   * Runs in the event-loop turn after each hand-back, before the next one; when it returns true
+   * (it set something off), the gate waits one more turn, then asks again. The simulator fires
+   * the timers that became due at the current virtual instant here, so a message on an instant
+   * link is delivered while other nodes' I/O is still running, at a point fixed by the order of
+   * hand-backs rather than by when the I/O finishes.
+   */
+  betweenHandBacks?: () => boolean;
+}
+
+export function createIoGate(options: IoGateOptions = {}): IoGate {
   // A gated call that makes another gated call (a wrapper calling a wrapped port) runs the inner
   // one directly instead of queueing behind itself.
   const inside = new AsyncLocalStorage<true>();
@@ -118,7 +129,11 @@ export function createIoGate(): IoGate {
     handingBack = true;
     if (head.outcome.ok) head.resolve(head.outcome.value);
     else head.reject(head.outcome.error);
-    setImmediate(() => {
+    const nextTurn = () => {
+      if (options.betweenHandBacks?.() === true) {
+        setImmediate(nextTurn);
+        return;
+      }
       handingBack = false;
       if (queue.length === 0) {
         const ready = waiters;
@@ -128,7 +143,8 @@ export function createIoGate(): IoGate {
       }
       handBack();
       startReady();
-    });
+    };
+    setImmediate(nextTurn);
   };
 
   return {

@@ -546,10 +546,11 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
     }
   }
 
-  // Timeline: time steps on timers, epoch steps on block ticks.
+  // Timeline: time steps on timers, epoch steps on block ticks. The harness's own steps (a fault,
+  // a block and the invariant checks after it) fire alone, never alongside the nodes' timers.
   const epochSteps = scenario.timeline.filter((s) => s.at.kind === 'epoch');
   for (const step of scenario.timeline) {
-    if (step.at.kind === 'time') clock.setTimer(step.at.atMs, () => void run(step));
+    if (step.at.kind === 'time') clock.setExclusiveTimer(step.at.atMs, () => void run(step));
   }
   async function run(step: TimelineStep) {
     try {
@@ -611,7 +612,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
           .map((f) => `${f.kind} ${f.detail}`),
       });
     }
-    clock.setTimer(scenario.chain.blockTimeMs, () => void blockTick());
+    clock.setExclusiveTimer(scenario.chain.blockTimeMs, () => void blockTick());
   }
 
   async function evaluate(assertion: Assertion): Promise<AssertionResult> {
@@ -729,7 +730,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
     network: networkMode,
     operators: scenario.operators.length,
   });
-  clock.setTimer(scenario.chain.blockTimeMs, () => void blockTick());
+  clock.setExclusiveTimer(scenario.chain.blockTimeMs, () => void blockTick());
   let failure: unknown;
   try {
     await clock.advanceTo(cluster.startMs + scenario.durationMs);

@@ -179,7 +179,9 @@ export async function buildSimCluster(args: {
   const batchChainReads = args.batchChainReads ?? true;
   const operatorStore = args.operatorStore ?? 'memory';
   const memoryStores = createMemoryStoreDatabase();
-  const gate = createIoGate();
+  // Messages on instant links (zero-delay timers) are delivered between I/O hand-backs.
+  let fireDueNow = () => false;
+  const gate = createIoGate({ betweenHandBacks: () => fireDueNow() });
   let net: ClusterNetwork | undefined;
   const quiet = () => gate.inFlight() === 0 && net?.busy() !== true;
   const settle = async () => {
@@ -223,7 +225,8 @@ export async function buildSimCluster(args: {
     // Virtual time starts just after the setup blocks, on a whole second.
     const setupHead = await testbed.mainAnvil.publicClient.getBlock({ blockTag: 'latest' });
     const startMs = Number(setupHead.timestamp + 2n) * 1000;
-    const clock = createVirtualClock({ startMs, settle });
+    const clock = createVirtualClock({ startMs, settle, sameInstantTogether: true });
+    fireDueNow = clock.fireDueNow;
     const rng = createSeededRng(`${seed}:faults`);
     // Each Anvil is one I/O lane and the shared PGlite another: calls on different lanes overlap.
     const laneOf = (chain: { chainId: number }) => `chain:${chain.chainId}`;
@@ -335,13 +338,11 @@ export async function buildSimCluster(args: {
     for (const index of operatorKeys.keys()) {
       const schema = `operator_${index}`;
       operatorStores.push(
-        gateAll(
-          operatorStore === 'memory'
-            ? await openMemoryOperatorStore({ database: memoryStores, clock }, { schema })
-            : await openPgliteOperatorStore({ pglite, clock }, { schema }),
-          gate,
-          { lane: PGLITE_LANE },
-        ),
+        operatorStore === 'memory'
+          ? await openMemoryOperatorStore({ database: memoryStores, clock }, { schema })
+          : gateAll(await openPgliteOperatorStore({ pglite, clock }, { schema }), gate, {
+              lane: PGLITE_LANE,
+            }),
       );
     }
 

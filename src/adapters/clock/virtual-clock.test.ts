@@ -61,4 +61,111 @@ describe('virtual clock', () => {
     expect(ticks).toEqual([10, 20, 30]);
     await expect(clock.advanceTo(0)).rejects.toThrow(RangeError);
   });
+
+  test('behavior: ordinary timers due at one instant all fire before the clock waits; an exclusive one fires alone', async () => {
+    const log: string[] = [];
+    let settles = 0;
+    const clock = createVirtualClock({
+      sameInstantTogether: true,
+      settle: async () => {
+        settles++;
+        log.push('settle');
+        await Promise.resolve();
+      },
+    });
+    clock.setTimer(10, () => log.push('a'));
+    clock.setTimer(10, () => log.push('b'));
+    clock.setExclusiveTimer(10, () => log.push('exclusive'));
+    clock.setTimer(10, () => log.push('c'));
+    clock.setTimer(20, () => log.push('d'));
+    await clock.advanceTo(30);
+    expect(log).toEqual([
+      'settle',
+      'a',
+      'b',
+      'settle',
+      'exclusive',
+      'settle',
+      'c',
+      'settle',
+      'd',
+      'settle',
+      'settle',
+    ]);
+    expect(settles).toBe(6);
+  });
+
+  test('behavior: a timer cancelled by an earlier timer of the same instant does not fire', async () => {
+    const clock = createVirtualClock({ sameInstantTogether: true });
+    const fired: string[] = [];
+    clock.setTimer(5, () => {
+      fired.push('first');
+      second.cancel();
+    });
+    const second = clock.setTimer(5, () => fired.push('second'));
+    await clock.advanceBy(10);
+    expect(fired).toEqual(['first']);
+  });
+
+  test('behavior: fireDueNow fires the timers that became due at the current instant, only while advancing', async () => {
+    const fired: string[] = [];
+    let fireDuringSettle: boolean[] = [];
+    const clock = createVirtualClock({
+      sameInstantTogether: true,
+      settle: async () => {
+        fireDuringSettle.push(clock.fireDueNow());
+      },
+    });
+    clock.setTimer(0, () => fired.push('before the advance'));
+    expect(clock.fireDueNow()).toBe(false);
+    expect(fired).toEqual([]);
+
+    clock.setTimer(10, () => {
+      fired.push('at 10');
+      // A message on an instant link, then a step of the harness, then another message.
+      clock.setTimer(0, () => fired.push('zero delay'));
+      clock.setExclusiveTimer(0, () => fired.push('exclusive'));
+      clock.setTimer(0, () => fired.push('after the exclusive'));
+      clock.setTimer(1, () => fired.push('at 11'));
+    });
+    fireDuringSettle = [];
+    await clock.advanceTo(10);
+    // The settle after 'at 10' fired the zero-delay timer, but not past the exclusive one.
+    expect(fired).toEqual([
+      'before the advance',
+      'at 10',
+      'zero delay',
+      'exclusive',
+      'after the exclusive',
+    ]);
+    expect(fireDuringSettle).toContain(true);
+    expect(clock.now()).toBe(10);
+    expect(clock.pendingTimerCount()).toBe(1);
+    expect(clock.fireDueNow()).toBe(false);
+  });
+
+  test('behavior: without sameInstantTogether the clock waits after every timer and fireDueNow does nothing', async () => {
+    const log: string[] = [];
+    const clock = createVirtualClock({
+      settle: async () => {
+        log.push(`settle ${clock.fireDueNow()}`);
+      },
+    });
+    clock.setTimer(10, () => {
+      log.push('a');
+      clock.setTimer(0, () => log.push('zero delay'));
+    });
+    clock.setTimer(10, () => log.push('b'));
+    await clock.advanceTo(10);
+    expect(log).toEqual([
+      'settle false',
+      'a',
+      'settle false',
+      'b',
+      'settle false',
+      'zero delay',
+      'settle false',
+      'settle false',
+    ]);
+  });
 });
