@@ -8,6 +8,8 @@
  *   --operator-store memory|pglite
  *                          where operators keep their stores (default memory; pglite runs the
  *                          SQL store adapter, as deployed, at several times the cost)
+ *   --registry-store memory|pglite
+ *                          where registries keep their stores (default memory), likewise
  *   --check-determinism    run the seed twice; report the first diverging trace event
  *   --swarm --seeds N      run seeds 1..N with fault rates drawn from each seed
  *   --out DIR              where trace, report and summary go (default .sim/<scenario>-seed<N>)
@@ -16,7 +18,7 @@
 import { parseArgs } from 'node:util';
 import type { NetworkMode } from './harness/cluster-network.ts';
 import { runScenario } from './harness/run-scenario.ts';
-import { OPERATOR_STORE_MODES } from './harness/sim-cluster.ts';
+import { STORE_MODES, type StoreMode } from './harness/sim-cluster.ts';
 import { withSwarmFaults } from './harness/swarm.ts';
 import { formatProgressLine, formatSummary } from './report/summary-table.ts';
 import { writeRunOutputs } from './report/write-report.ts';
@@ -25,7 +27,7 @@ import { resizeOperators } from './scenario/resize.ts';
 import { type Scenario, ScenarioError } from './scenario/scenario.ts';
 
 const USAGE =
-  'usage: pnpm sim <scenario.yaml> [--seed N] [--network sim|libp2p] [--operators N] [--operator-store memory|pglite] [--check-determinism] [--swarm --seeds N] [--out DIR] [--quiet]';
+  'usage: pnpm sim <scenario.yaml> [--seed N] [--network sim|libp2p] [--operators N] [--operator-store memory|pglite] [--registry-store memory|pglite] [--check-determinism] [--swarm --seeds N] [--out DIR] [--quiet]';
 
 function fail(message: string, code = 2): never {
   console.error(`sim: ${message}`);
@@ -49,6 +51,7 @@ async function main(): Promise<void> {
         network: { type: 'string', default: 'sim' },
         operators: { type: 'string' },
         'operator-store': { type: 'string', default: 'memory' },
+        'registry-store': { type: 'string', default: 'memory' },
         'check-determinism': { type: 'boolean', default: false },
         swarm: { type: 'boolean', default: false },
         seeds: { type: 'string' },
@@ -77,13 +80,14 @@ async function main(): Promise<void> {
     );
   }
 
-  const operatorStore = OPERATOR_STORE_MODES.find(
-    (mode) => mode === String(values['operator-store']),
-  );
-  if (operatorStore === undefined)
-    fail(
-      `--operator-store must be ${OPERATOR_STORE_MODES.join(' or ')}, got ${String(values['operator-store'])}`,
-    );
+  const storeMode = (option: 'operator-store' | 'registry-store'): StoreMode => {
+    const mode = STORE_MODES.find((candidate) => candidate === String(values[option]));
+    if (mode === undefined)
+      fail(`--${option} must be ${STORE_MODES.join(' or ')}, got ${String(values[option])}`);
+    return mode;
+  };
+  const operatorStore = storeMode('operator-store');
+  const registryStore = storeMode('registry-store');
 
   let scenario: Scenario;
   try {
@@ -98,7 +102,8 @@ async function main(): Promise<void> {
   const extra =
     (operators === undefined ? '' : ` --operators ${operators}`) +
     (network === 'sim' ? '' : ` --network ${network}`) +
-    (operatorStore === 'memory' ? '' : ` --operator-store ${operatorStore}`);
+    (operatorStore === 'memory' ? '' : ` --operator-store ${operatorStore}`) +
+    (registryStore === 'memory' ? '' : ` --registry-store ${registryStore}`);
   const replay = (seed: number) => `pnpm sim ${path} --seed ${seed}${extra}`;
 
   const runOnce = async (runScenarioValue: Scenario, seed: number, showProgress: boolean) =>
@@ -106,6 +111,7 @@ async function main(): Promise<void> {
       seed,
       network,
       operatorStore,
+      registryStore,
       replayCommand: replay(seed),
       ...(showProgress
         ? { onProgress: (progress) => process.stderr.write(`${formatProgressLine(progress)}\n`) }

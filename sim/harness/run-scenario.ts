@@ -31,7 +31,7 @@ import type {
 import type { NetworkMode } from './cluster-network.ts';
 import { createHostilePeer, type HostilePeer } from './hostile-peer.ts';
 import { createInvariantChecker, type TaskRecordForChecks } from './invariants.ts';
-import { buildSimCluster, type OperatorStoreMode, type SimRegistry } from './sim-cluster.ts';
+import { buildSimCluster, type SimRegistry, type StoreMode } from './sim-cluster.ts';
 import { createTrace, stableJson, type Trace } from './trace.ts';
 
 /** How long the end of a run waits for the registries' replicated counters to agree. */
@@ -55,7 +55,9 @@ export interface RunOptions {
   keepTrace?: boolean;
   replayCommand: string;
   /** Where the operators keep their stores (default memory; see `buildSimCluster`). */
-  operatorStore?: OperatorStoreMode;
+  operatorStore?: StoreMode;
+  /** Where the registries keep their stores (default memory; see `buildSimCluster`). */
+  registryStore?: StoreMode;
 }
 
 export interface RunOutput {
@@ -103,6 +105,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
     trace,
     network: networkMode,
     ...(options.operatorStore === undefined ? {} : { operatorStore: options.operatorStore }),
+    ...(options.registryStore === undefined ? {} : { registryStore: options.registryStore }),
   });
   const { clock } = cluster;
   const rel = () => clock.now() - cluster.startMs;

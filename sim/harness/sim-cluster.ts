@@ -14,6 +14,7 @@ import {
 import { createNativeSecp256k1 } from '../../src/adapters/crypto/native-secp256k1.ts';
 import { createSimNetworkHub } from '../../src/adapters/network-sim/sim-network.ts';
 import { createSeededRng } from '../../src/adapters/rng/seeded-rng.ts';
+import { openMemoryRegistryStore } from '../../src/adapters/store-memory/open-memory-registry-store.ts';
 import {
   createMemoryStoreDatabase,
   openMemoryOperatorStore,
@@ -131,8 +132,9 @@ export interface SimCluster {
 }
 
 /** Where the simulator's operators keep their stores (see `buildSimCluster`). */
-export type OperatorStoreMode = 'memory' | 'pglite';
-export const OPERATOR_STORE_MODES: readonly OperatorStoreMode[] = ['memory', 'pglite'];
+/** Where a kind of node keeps its store in the simulator: in process memory, or in PGlite. */
+export type StoreMode = 'memory' | 'pglite';
+export const STORE_MODES: readonly StoreMode[] = ['memory', 'pglite'];
 
 /**
  * The I/O-gate lane of every store call: the PGlite all SQL stores share, and the operators'
@@ -169,15 +171,17 @@ export async function buildSimCluster(args: {
   batchChainReads?: boolean;
   /**
    * Where the operators keep their stores (default `memory`): the in-process adapter, which
-   * passes the same operator store compliance suite as the SQL ones at a fraction of the cost
-   * per call, or `pglite`, a schema per operator in the PGlite the registries use (the
-   * production SQL path). Registries always use PGlite.
+   * passes the same store compliance suite as the SQL ones at a fraction of the cost per call,
+   * or `pglite`, a schema per operator in one shared PGlite (the production SQL path).
    */
-  operatorStore?: OperatorStoreMode;
+  operatorStore?: StoreMode;
+  /** Where the registries keep their stores (default `memory`), as `operatorStore`. */
+  registryStore?: StoreMode;
 }): Promise<SimCluster> {
   const { scenario, seed, trace } = args;
   const batchChainReads = args.batchChainReads ?? true;
   const operatorStore = args.operatorStore ?? 'memory';
+  const registryStore = args.registryStore ?? 'memory';
   const memoryStores = createMemoryStoreDatabase();
   // Messages on instant links (zero-delay timers) are delivered between I/O hand-backs.
   let fireDueNow = () => false;
@@ -306,10 +310,16 @@ export async function buildSimCluster(args: {
     });
     const epochParams = await gate.run(() => testbed.main.getEpochParams());
 
-    const pglite: PGlite = await createPglite();
-    cleanups.push(async () => {
-      await pglite.close();
-    });
+    // One PGlite for every SQL store, created only when some node keeps its store there.
+    let pglite: PGlite | undefined;
+    const sharedPglite = async (): Promise<PGlite> => {
+      if (pglite === undefined) {
+        const created = await createPglite();
+        pglite = created;
+        cleanups.push(() => created.close());
+      }
+      return pglite;
+    };
     const onTrace = (event: { atMs: number; kind: string }) =>
       trace.record({ ...event, atMs: event.atMs - startMs, kind: `net.${event.kind}` });
     const network =
@@ -340,9 +350,11 @@ export async function buildSimCluster(args: {
       operatorStores.push(
         operatorStore === 'memory'
           ? await openMemoryOperatorStore({ database: memoryStores, clock }, { schema })
-          : gateAll(await openPgliteOperatorStore({ pglite, clock }, { schema }), gate, {
-              lane: PGLITE_LANE,
-            }),
+          : gateAll(
+              await openPgliteOperatorStore({ pglite: await sharedPglite(), clock }, { schema }),
+              gate,
+              { lane: PGLITE_LANE },
+            ),
       );
     }
 
@@ -350,14 +362,15 @@ export async function buildSimCluster(args: {
     const relative = { now: () => clock.now() - startMs };
     const registries: SimRegistry[] = [];
     for (const [index, registryName] of registryNames(scenario).entries()) {
-      const store = gateAll(
-        await openPgliteRegistryStore(
-          { pglite, clock },
-          { schema: index === 0 ? 'registry' : `registry_${index}` },
-        ),
-        gate,
-        { lane: PGLITE_LANE },
-      );
+      const schema = index === 0 ? 'registry' : `registry_${index}`;
+      const store =
+        registryStore === 'memory'
+          ? await openMemoryRegistryStore({ database: memoryStores, clock }, { schema })
+          : gateAll(
+              await openPgliteRegistryStore({ pglite: await sharedPglite(), clock }, { schema }),
+              gate,
+              { lane: PGLITE_LANE },
+            );
       const peer = await network.createPeer(registryName);
       await peer.start();
       registries.push({

@@ -75,5 +75,11 @@ describe('pnpm sim (CLI)', () => {
     );
     expect(sim().code).toBe(2);
     expect(sim('scenarios/nope.yaml').out).toMatch(/nope\.yaml/);
+    expect(sim(fixture('broken-assertion.yaml'), '--registry-store', 'sqlite').out).toContain(
+      '--registry-store must be memory or pglite, got sqlite',
+    );
+    expect(sim(fixture('broken-assertion.yaml'), '--operator-store', 'disk').out).toContain(
+      '--operator-store must be memory or pglite, got disk',
+    );
   });
 });

@@ -95,8 +95,8 @@ describe('simulator determinism', () => {
     expect(second.trace.lines()).toEqual(first.trace.lines());
   }, 120_000);
 
-  test('behavior: operators on the SQL store (PGlite) and on the memory store reach the same outcome', async () => {
-    // The memory store answers at once while PGlite's calls wait their turn in the I/O gate, so
+  test('behavior: nodes on the SQL stores (PGlite) and on the memory stores reach the same outcome', async () => {
+    // The memory stores answer at once while PGlite's calls wait their turn in the I/O gate, so
     // the traces interleave differently within an instant; what the nodes decide must not differ.
     const outcome = (run: Awaited<ReturnType<typeof runScenario>>) => ({
       passed: run.result.passed,
@@ -116,6 +116,7 @@ describe('simulator determinism', () => {
       seed: 11,
       replayCommand: 'test',
       operatorStore: 'pglite',
+      registryStore: 'pglite',
     });
     expect(memory.result.passed).toBe(true);
     expect(memory.result.tasks).toHaveLength(3);

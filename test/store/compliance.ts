@@ -25,6 +25,8 @@ import {
  */
 export interface ComplianceContext extends OperatorComplianceContext {
   harness(): StoreHarness;
+  /** The adapter is SQL: raw queries, migrations and the schema's own constraints apply. */
+  sql: boolean;
   openRegistry(options?: StoreOpenOptions): Promise<OpenedStore<RegistryStore>>;
 }
 
@@ -32,12 +34,18 @@ export interface ComplianceContext extends OperatorComplianceContext {
  * The Store compliance suite (STYLE: js-libp2p interface-compliance-tests): every adapter runs
  * exactly these tests, so node code can rely on the port alone.
  */
-export function describeStoreCompliance(name: string, createHarness: StoreHarnessFactory): void {
+export function describeStoreCompliance(
+  name: string,
+  createHarness: StoreHarnessFactory,
+  options: { sql?: boolean } = {},
+): void {
+  const sql = options.sql ?? true;
   describe(`Store compliance: ${name}`, () => {
     const { requireHarness, opened } = useHarness(name, createHarness);
 
     const context: ComplianceContext = {
       harness: requireHarness,
+      sql,
       openRegistry: createStoreOpener(
         (deps, options) => requireHarness().openRegistryStore(deps, options),
         'registry',
@@ -50,11 +58,12 @@ export function describeStoreCompliance(name: string, createHarness: StoreHarnes
       ),
     };
 
-    describeMigrations(context);
+    // Migrations and the schema's domain checks exist only in SQL.
+    if (sql) describeMigrations(context);
     describeExactNumbers(context);
     describeEpochAdvance(context);
     describeInputValidation(context);
-    describeHexDomains(context);
+    if (sql) describeHexDomains(context);
     describeSchemaIsolation(context);
     describeRegistryRepositories(context);
     describeOperatorStoreSections(context);

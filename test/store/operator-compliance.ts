@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe } from 'vitest';
+import { afterAll, beforeAll } from 'vitest';
 import type { OpenStoreOptions, StoreDeps } from '../../src/store/open-store-database.ts';
 import type { OperatorStore } from '../../src/store/operator/operator-store.ts';
 import { describeOperatorInputValidation } from './compliance/operator-input-validation.ts';
@@ -16,12 +16,6 @@ export interface StoreOpenOptions {
   schema?: string;
   clock?: ManualClock;
   onQuery?: () => void;
-}
-
-/** What an operator store adapter gives the suite: one database, many stores in it. */
-export interface OperatorStoreHarness {
-  openOperatorStore(deps: StoreDeps, options: OpenStoreOptions): Promise<OperatorStore>;
-  close(): Promise<void>;
 }
 
 /** What each operator section gets: an opener that closes what it opens. */
@@ -52,26 +46,6 @@ export function describeOperatorStoreSections(context: OperatorComplianceContext
   describeOperatorRepositories(context);
   describeOperatorPeerCache(context);
   describeOperatorInputValidation(context);
-}
-
-/**
- * The operator store compliance suite on its own, for adapters that hold operator stores only
- * (the SQL adapters run these sections inside the full Store suite, `compliance.ts`).
- */
-export function describeOperatorStoreCompliance(
-  name: string,
-  createHarness: () => Promise<OperatorStoreHarness>,
-): void {
-  describe(`Operator store compliance: ${name}`, () => {
-    const { requireHarness, opened } = useHarness(name, createHarness);
-    describeOperatorStoreSections({
-      openOperator: createStoreOpener(
-        (deps, options) => requireHarness().openOperatorStore(deps, options),
-        'operator',
-        opened,
-      ),
-    });
-  });
 }
 
 /**

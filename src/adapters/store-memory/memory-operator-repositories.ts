@@ -1,4 +1,3 @@
-import type { Clock } from '../../ports/clock.ts';
 import {
   checkEpochState,
   epochStateColumns,
@@ -31,17 +30,10 @@ import {
 } from '../../store/task-fields.ts';
 import { inputChecks, MAX_LIST_LIMIT } from '../../store/validate.ts';
 import { type MemoryOperatorTables, SINGLE_ROW } from './memory-operator-tables.ts';
+import type { MemoryContextOf } from './memory-store-shell.ts';
 
-/** What the repositories run on: the tables, and how one call gets its turn at them. */
-export interface MemoryContext {
-  readonly tables: MemoryOperatorTables;
-  readonly clock: Pick<Clock, 'now'>;
-  /**
-   * Runs one call's work (synchronous, so no other call can interleave with it) once the call
-   * may touch the tables: at once inside a transaction, after any open transaction outside one.
-   */
-  run<T>(operation: string, work: () => T): Promise<T>;
-}
+/** What the operator repositories run on. */
+export type MemoryContext = MemoryContextOf<MemoryOperatorTables>;
 
 /**
  * The operator repositories over in-memory tables: the same contract as the SQL ones (the same

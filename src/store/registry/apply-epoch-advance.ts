@@ -51,13 +51,13 @@ export interface EpochAdvanceResult {
   state: EpochStateRecord;
 }
 
-interface CheckedUpdate {
+export interface CheckedUpdate {
   address: string;
   columns: OperatorUpdateColumns;
   expectedStatus: OperatorStatus | undefined;
 }
 
-function checkUpdates(operation: string, updates: unknown): CheckedUpdate[] {
+export function checkUpdates(operation: string, updates: unknown): CheckedUpdate[] {
   const checks = inputChecks(operation);
   const seen = new Set<string>();
   return checks.array('operatorUpdates', updates, MAX_LIST_LIMIT).map((update, index) => {

@@ -1,5 +1,6 @@
+import type { Selectable } from 'kysely';
 import type { Address, Hex } from 'viem';
-import type { DB } from '../generated/registry-db.ts';
+import type { AvsTaskResponses, DB } from '../generated/registry-db.ts';
 import { type QueryContext, runQuery } from '../query-context.ts';
 import { storedAddress, storedHex, storedMs } from '../stored-values.ts';
 import { inputChecks } from '../validate.ts';
@@ -49,13 +50,24 @@ export async function selectAvsTaskResponse(
     .where('signer.task_id', '=', taskId)
     .orderBy('signer.operator_address')
     .execute();
+  return toAvsTaskResponseRecord(response, signers);
+}
+
+/**
+ * A proof row as a record, with its signers' addresses and signatures (ascending by address;
+ * shared with the memory adapter).
+ */
+export function toAvsTaskResponseRecord(
+  response: Selectable<AvsTaskResponses>,
+  signers: readonly { operator_address: string; signature: string | null }[],
+): AvsTaskResponseRecord {
   return {
     taskId: storedHex(response.task_id),
     epoch: response.epoch,
     signers: signers.map((signer) => {
       if (signer.signature === null) {
         throw new TypeError(
-          `proof ${taskId} includes ${signer.operator_address}, who did not sign`,
+          `proof ${response.task_id} includes ${signer.operator_address}, who did not sign`,
         );
       }
       return {

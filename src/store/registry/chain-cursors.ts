@@ -25,7 +25,7 @@ export interface ChainCursorsRepository {
 
 const STREAM_PATTERN = /^[a-z][A-Za-z0-9_.:-]{0,63}$/;
 
-function checkKey(checks: InputChecks, chainId: unknown, stream: unknown) {
+export function checkKey(checks: InputChecks, chainId: unknown, stream: unknown) {
   return {
     chainId: checks.uint32('chainId', chainId),
     stream: checks.matching(

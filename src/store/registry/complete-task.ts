@@ -30,18 +30,8 @@ export interface TaskCompletionResult {
   response: AvsTaskResponseRecord;
 }
 
-/**
- * Completes a task in one transaction: stores the proof, marks the task completed and counts a
- * successful response for every signer — at most once per task, so a crash and retry never
- * counts twice. Refused (StoreConflictError) unless every signer's signed response is stored,
- * every signer is in the epoch's snapshot, and their summed weight (computed in SQL) reaches the
- * epoch's threshold: the store never holds a proof below threshold.
- */
-export async function completeTask(
-  context: QueryContext<DB>,
-  completion: TaskCompletion,
-): Promise<TaskCompletionResult> {
-  const operation = 'completeTask';
+/** A completion's fields checked, in stored form (shared with the memory adapter). */
+export function checkTaskCompletion(operation: string, completion: TaskCompletion) {
   const checks = inputChecks(operation);
   checks.require(
     typeof completion === 'object' && completion !== null,
@@ -67,6 +57,25 @@ export async function completeTask(
     MAX_SIGNATURE_DATA_BYTES,
   );
   const respondedAtMs = checks.timestampMs('respondedAtMs', completion.respondedAtMs);
+  return { taskId, signers, signatureData, respondedAtMs };
+}
+
+/**
+ * Completes a task in one transaction: stores the proof, marks the task completed and counts a
+ * successful response for every signer — at most once per task, so a crash and retry never
+ * counts twice. Refused (StoreConflictError) unless every signer's signed response is stored,
+ * every signer is in the epoch's snapshot, and their summed weight (computed in SQL) reaches the
+ * epoch's threshold: the store never holds a proof below threshold.
+ */
+export async function completeTask(
+  context: QueryContext<DB>,
+  completion: TaskCompletion,
+): Promise<TaskCompletionResult> {
+  const operation = 'completeTask';
+  const { taskId, signers, signatureData, respondedAtMs } = checkTaskCompletion(
+    operation,
+    completion,
+  );
 
   return runQuery(operation, () =>
     context.transaction(async (tx) => {

@@ -92,7 +92,7 @@ function storedKind(checks: InputChecks, field: string, value: unknown): Operato
   return value as OperatorFact['kind'];
 }
 
-function toStoredFact(row: Selectable<OperatorFacts>): StoredOperatorFact {
+export function toStoredFact(row: Selectable<OperatorFacts>): StoredOperatorFact {
   const kind = storedOneOf(row.kind, OPERATOR_FACT_KINDS);
   const operator = storedAddress(row.operator_address);
   if (kind === 'unsuspended') {

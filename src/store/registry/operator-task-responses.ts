@@ -81,6 +81,54 @@ function responseRow(checks: InputChecks, response: unknown, field: string) {
   };
 }
 
+/** The row `record` stores, its fields checked (shared with the memory adapter). */
+export function checkOperatorResponse(operation: string, response: OperatorResponseInput) {
+  const checks = inputChecks(operation);
+  checks.require(
+    typeof response === 'object' && response !== null,
+    'response',
+    'expected an object',
+  );
+  const taskId = checks.bytes32('taskId', response.taskId);
+  const operatorAddress = checks.address('operatorAddress', response.operatorAddress);
+  const epoch = checks.uint32('epoch', response.epoch);
+  const submittedAtMs = checks.timestampMs('submittedAtMs', response.submittedAtMs);
+  const answer = checkTaskAnswer(checks, response);
+  return {
+    task_id: taskId,
+    operator_address: operatorAddress,
+    epoch,
+    ...answer,
+    submitted_at: msAsDate(submittedAtMs),
+  };
+}
+
+/**
+ * The rows `recordMany` inserts, their fields checked, in insertion order (shared with the memory
+ * adapter).
+ */
+export function checkOperatorResponseBatch(
+  operation: string,
+  responses: readonly OperatorResponseInput[],
+) {
+  const checks = inputChecks(operation);
+  return (
+    checks
+      .array('responses', responses, MAX_LIST_LIMIT)
+      .map((response, index) => responseRow(checks, response, `responses[${index}]`))
+      // Ascending by operator (stable, so an operator's first answer stays first): the foreign
+      // key locks the operators' rows in the order completeTask and recordMiss lock them, so a
+      // batch and a concurrent completion cannot deadlock.
+      .sort((a, b) =>
+        a.operator_address < b.operator_address
+          ? -1
+          : a.operator_address > b.operator_address
+            ? 1
+            : 0,
+      )
+  );
+}
+
 export function createOperatorTaskResponsesRepository(
   context: QueryContext<DB>,
 ): OperatorTaskResponsesRepository {
@@ -95,27 +143,12 @@ export function createOperatorTaskResponsesRepository(
   return {
     async record(response) {
       const operation = 'operatorResponses.record';
-      const checks = inputChecks(operation);
-      checks.require(
-        typeof response === 'object' && response !== null,
-        'response',
-        'expected an object',
-      );
-      const taskId = checks.bytes32('taskId', response.taskId);
-      const operatorAddress = checks.address('operatorAddress', response.operatorAddress);
-      const epoch = checks.uint32('epoch', response.epoch);
-      const submittedAtMs = checks.timestampMs('submittedAtMs', response.submittedAtMs);
-      const answer = checkTaskAnswer(checks, response);
+      const row = checkOperatorResponse(operation, response);
+      const { task_id: taskId, operator_address: operatorAddress } = row;
       return runQuery(operation, async () => {
         const inserted = await context.db
           .insertInto('operator_task_responses')
-          .values({
-            task_id: taskId,
-            operator_address: operatorAddress,
-            epoch,
-            ...answer,
-            submitted_at: msAsDate(submittedAtMs),
-          })
+          .values(row)
           .onConflict((conflict) => conflict.columns(['task_id', 'operator_address']).doNothing())
           .returningAll()
           .executeTakeFirst();
@@ -128,20 +161,7 @@ export function createOperatorTaskResponsesRepository(
 
     async recordMany(responses) {
       const operation = 'operatorResponses.recordMany';
-      const checks = inputChecks(operation);
-      const rows = checks
-        .array('responses', responses, MAX_LIST_LIMIT)
-        .map((response, index) => responseRow(checks, response, `responses[${index}]`))
-        // Ascending by operator (stable, so an operator's first answer stays first): the foreign
-        // key locks the operators' rows in the order completeTask and recordMiss lock them, so a
-        // batch and a concurrent completion cannot deadlock.
-        .sort((a, b) =>
-          a.operator_address < b.operator_address
-            ? -1
-            : a.operator_address > b.operator_address
-              ? 1
-              : 0,
-        );
+      const rows = checkOperatorResponseBatch(operation, responses);
       if (rows.length === 0) return { recorded: 0 };
       return runQuery(operation, async () => {
         // The rows travel as one JSON parameter: the same SQL text (one prepared statement) for

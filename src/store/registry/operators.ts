@@ -153,7 +153,7 @@ export type OperatorUpdateColumns = Partial<
   }
 >;
 
-function checkPatch(operation: string, patch: unknown): OperatorUpdateColumns {
+export function checkPatch(operation: string, patch: unknown): OperatorUpdateColumns {
   const checks = inputChecks(operation);
   checks.require(typeof patch === 'object' && patch !== null, 'patch', 'expected an object');
   const input = patch as Partial<Record<keyof OperatorPatch, unknown>>;
@@ -194,7 +194,7 @@ function checkPatch(operation: string, patch: unknown): OperatorUpdateColumns {
   return columns;
 }
 
-function checkPrecondition(
+export function checkPrecondition(
   operation: string,
   precondition: StatusPrecondition | undefined,
 ): OperatorStatus | undefined {
@@ -215,6 +215,64 @@ function suspensionBookkeeping(columns: OperatorUpdateColumns) {
   return {
     status_before_suspension: columns.status === 'suspended' ? STATUS_BEING_SUSPENDED : null,
   };
+}
+
+/**
+ * Validates a registration into the operator's key and the columns a re-registration overwrites
+ * (`weight` only when given: an existing operator keeps its own).
+ */
+export function checkRegistration(operation: string, registration: OperatorRegistration) {
+  const checks = inputChecks(operation);
+  checks.require(
+    typeof registration === 'object' && registration !== null,
+    'registration',
+    'expected an object',
+  );
+  const address = checks.address('address', registration.address);
+  const signingKey = checks.address('signingKey', registration.signingKey);
+  const registeredAtBlockNumber = checks.uint64(
+    'registeredAtBlockNumber',
+    registration.registeredAtBlockNumber,
+  );
+  const registeredAtTimestampSec = checks.uint256(
+    'registeredAtTimestampSec',
+    registration.registeredAtTimestampSec,
+  );
+  const activeEpoch = checks.uint32('activeEpoch', registration.activeEpoch);
+  const status = checks.operatorStatus('status', registration.status);
+  const exitEpoch =
+    registration.exitEpoch === undefined || registration.exitEpoch === null
+      ? null
+      : checks.uint32('exitEpoch', registration.exitEpoch);
+  const weight =
+    registration.weightWei === undefined
+      ? undefined
+      : checks.uint256('weightWei', registration.weightWei);
+  const statusBeforeSuspension =
+    registration.statusBeforeSuspension === undefined ||
+    registration.statusBeforeSuspension === null
+      ? null
+      : checks.oneOf(
+          'statusBeforeSuspension',
+          registration.statusBeforeSuspension,
+          UNSUSPENDED_STATUSES,
+        );
+  checks.require(
+    statusBeforeSuspension === null || status === 'suspended',
+    'statusBeforeSuspension',
+    'is only kept while the operator is suspended',
+  );
+  const registrationColumns = {
+    signing_key: signingKey,
+    registered_at_block_number: registeredAtBlockNumber,
+    registered_at_timestamp_sec: registeredAtTimestampSec,
+    active_epoch: activeEpoch,
+    exit_epoch: exitEpoch,
+    status,
+    status_before_suspension: statusBeforeSuspension,
+    ...(weight === undefined ? {} : { weight }),
+  };
+  return { address, registrationColumns };
 }
 
 /** Applies `columns` to one operator, honouring an expected-status precondition. */
@@ -253,58 +311,9 @@ export function createOperatorsRepository(context: QueryContext<DB>): OperatorsR
   return {
     async upsert(registration) {
       const operation = 'operators.upsert';
-      const checks = inputChecks(operation);
-      checks.require(
-        typeof registration === 'object' && registration !== null,
-        'registration',
-        'expected an object',
-      );
-      const address = checks.address('address', registration.address);
-      const signingKey = checks.address('signingKey', registration.signingKey);
-      const registeredAtBlockNumber = checks.uint64(
-        'registeredAtBlockNumber',
-        registration.registeredAtBlockNumber,
-      );
-      const registeredAtTimestampSec = checks.uint256(
-        'registeredAtTimestampSec',
-        registration.registeredAtTimestampSec,
-      );
-      const activeEpoch = checks.uint32('activeEpoch', registration.activeEpoch);
-      const status = checks.operatorStatus('status', registration.status);
-      const exitEpoch =
-        registration.exitEpoch === undefined || registration.exitEpoch === null
-          ? null
-          : checks.uint32('exitEpoch', registration.exitEpoch);
-      const weight =
-        registration.weightWei === undefined
-          ? undefined
-          : checks.uint256('weightWei', registration.weightWei);
-      const statusBeforeSuspension =
-        registration.statusBeforeSuspension === undefined ||
-        registration.statusBeforeSuspension === null
-          ? null
-          : checks.oneOf(
-              'statusBeforeSuspension',
-              registration.statusBeforeSuspension,
-              UNSUSPENDED_STATUSES,
-            );
-      checks.require(
-        statusBeforeSuspension === null || status === 'suspended',
-        'statusBeforeSuspension',
-        'is only kept while the operator is suspended',
-      );
+      const { address, registrationColumns } = checkRegistration(operation, registration);
       return runQuery(operation, async () => {
         const now = nowAsDate(context.clock);
-        const registrationColumns = {
-          signing_key: signingKey,
-          registered_at_block_number: registeredAtBlockNumber,
-          registered_at_timestamp_sec: registeredAtTimestampSec,
-          active_epoch: activeEpoch,
-          exit_epoch: exitEpoch,
-          status,
-          status_before_suspension: statusBeforeSuspension,
-          ...(weight === undefined ? {} : { weight }),
-        };
         const existed = await context.db
           .selectFrom('operators')
           .select('address')

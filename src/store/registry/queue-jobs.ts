@@ -188,7 +188,7 @@ export function toQueueJob(row: Selectable<QueueJobs>): QueueJob {
   };
 }
 
-function leased(row: Selectable<QueueJobs>): LeasedJob {
+export function leased(row: Selectable<QueueJobs>): LeasedJob {
   const job = toQueueJob(row);
   if (job.leasedBy === null) throw new TypeError(`job ${job.id} was leased but has no holder`);
   return { ...job, lease: { jobId: job.id, attempt: job.attempts, workerId: job.leasedBy } };
@@ -201,14 +201,14 @@ export function backoffDelayMs(backoff: { initialMs: number; maxMs: number }, at
 }
 
 /** Cuts text to the stored bound; an error message never makes a retry fail. */
-function bounded(text: string): string {
+export function bounded(text: string): string {
   const single = text.length === 0 ? '(no message)' : text;
   return single.length > MAX_JOB_ERROR_LENGTH
     ? `${single.slice(0, MAX_JOB_ERROR_LENGTH - 1)}…`
     : single;
 }
 
-function checkQueueName(checks: InputChecks, field: string, value: unknown): string {
+export function checkQueueName(checks: InputChecks, field: string, value: unknown): string {
   return checks.matching(
     field,
     value,
@@ -217,7 +217,7 @@ function checkQueueName(checks: InputChecks, field: string, value: unknown): str
   );
 }
 
-function checkWorkerId(checks: InputChecks, value: unknown): string {
+export function checkWorkerId(checks: InputChecks, value: unknown): string {
   return checks.matching(
     'workerId',
     value,
@@ -226,7 +226,7 @@ function checkWorkerId(checks: InputChecks, value: unknown): string {
   );
 }
 
-function checkLease(checks: InputChecks, lease: unknown): JobLease {
+export function checkLease(checks: InputChecks, lease: unknown): JobLease {
   checks.require(typeof lease === 'object' && lease !== null, 'lease', 'expected a JobLease');
   const value = lease as Partial<JobLease>;
   return {

@@ -53,7 +53,63 @@ export interface RegistryEventsRepository {
 
 const EVENT_TYPE_PATTERN = /^[a-z][A-Za-z0-9]{0,63}$/;
 
-function toRegistryEventRecord(row: Selectable<RegistryEvents>): RegistryEventRecord {
+/** Validates an event into its columns (the chain log's four, all null for an off-chain event). */
+export function checkRegistryEvent(operation: string, event: RegistryEventInput) {
+  const checks = inputChecks(operation);
+  checks.require(typeof event === 'object' && event !== null, 'event', 'expected an object');
+  const eventType = checks.matching(
+    'eventType',
+    event.eventType,
+    EVENT_TYPE_PATTERN,
+    'a camelCase event type of at most 64 characters',
+  );
+  const operatorAddress =
+    event.operatorAddress === undefined
+      ? null
+      : checks.address('operatorAddress', event.operatorAddress);
+  const log = event.chainLog;
+  const chainColumns =
+    log === undefined
+      ? { block_number: null, block_hash: null, log_index: null, transaction_hash: null }
+      : {
+          block_number: checks.uint64('chainLog.blockNumber', log.blockNumber),
+          block_hash: checks.bytes32('chainLog.blockHash', log.blockHash),
+          log_index: checks.counter('chainLog.logIndex', log.logIndex),
+          transaction_hash:
+            log.transactionHash === undefined
+              ? null
+              : checks.bytes32('chainLog.transactionHash', log.transactionHash),
+        };
+  const data = checks.json('data', event.data ?? {}, MAX_EVENT_DATA_BYTES);
+  return { eventType, operatorAddress, chainColumns, data };
+}
+
+/** Validates list options (`afterId` 0 and no filters when not given). */
+export function checkRegistryEventListOptions(
+  operation: string,
+  options: RegistryEventListOptions,
+) {
+  const checks = inputChecks(operation);
+  checks.require(typeof options === 'object' && options !== null, 'options', 'expected an object');
+  const limit = checks.positiveInteger('limit', options.limit, MAX_LIST_LIMIT);
+  const operatorAddress =
+    options.operatorAddress === undefined
+      ? undefined
+      : checks.address('operatorAddress', options.operatorAddress);
+  const eventType =
+    options.eventType === undefined
+      ? undefined
+      : checks.matching(
+          'eventType',
+          options.eventType,
+          EVENT_TYPE_PATTERN,
+          'a camelCase event type',
+        );
+  const afterId = options.afterId === undefined ? 0 : checks.rowId('afterId', options.afterId);
+  return { limit, operatorAddress, eventType, afterId };
+}
+
+export function toRegistryEventRecord(row: Selectable<RegistryEvents>): RegistryEventRecord {
   const chainLog: ChainLogPosition | null =
     row.block_hash !== null && row.block_number !== null && row.log_index !== null
       ? {
@@ -81,32 +137,10 @@ export function createRegistryEventsRepository(
   return {
     async record(event) {
       const operation = 'registryEvents.record';
-      const checks = inputChecks(operation);
-      checks.require(typeof event === 'object' && event !== null, 'event', 'expected an object');
-      const eventType = checks.matching(
-        'eventType',
-        event.eventType,
-        EVENT_TYPE_PATTERN,
-        'a camelCase event type of at most 64 characters',
+      const { eventType, operatorAddress, chainColumns, data } = checkRegistryEvent(
+        operation,
+        event,
       );
-      const operatorAddress =
-        event.operatorAddress === undefined
-          ? null
-          : checks.address('operatorAddress', event.operatorAddress);
-      const log = event.chainLog;
-      const chainColumns =
-        log === undefined
-          ? { block_number: null, block_hash: null, log_index: null, transaction_hash: null }
-          : {
-              block_number: checks.uint64('chainLog.blockNumber', log.blockNumber),
-              block_hash: checks.bytes32('chainLog.blockHash', log.blockHash),
-              log_index: checks.counter('chainLog.logIndex', log.logIndex),
-              transaction_hash:
-                log.transactionHash === undefined
-                  ? null
-                  : checks.bytes32('chainLog.transactionHash', log.transactionHash),
-            };
-      const data = checks.json('data', event.data ?? {}, MAX_EVENT_DATA_BYTES);
       return runQuery(operation, async () => {
         const inserted = await context.db
           .insertInto('registry_events')
@@ -135,27 +169,10 @@ export function createRegistryEventsRepository(
 
     async list(options) {
       const operation = 'registryEvents.list';
-      const checks = inputChecks(operation);
-      checks.require(
-        typeof options === 'object' && options !== null,
-        'options',
-        'expected an object',
+      const { limit, operatorAddress, eventType, afterId } = checkRegistryEventListOptions(
+        operation,
+        options,
       );
-      const limit = checks.positiveInteger('limit', options.limit, MAX_LIST_LIMIT);
-      const operatorAddress =
-        options.operatorAddress === undefined
-          ? undefined
-          : checks.address('operatorAddress', options.operatorAddress);
-      const eventType =
-        options.eventType === undefined
-          ? undefined
-          : checks.matching(
-              'eventType',
-              options.eventType,
-              EVENT_TYPE_PATTERN,
-              'a camelCase event type',
-            );
-      const afterId = options.afterId === undefined ? 0 : checks.rowId('afterId', options.afterId);
       return runQuery(operation, async () => {
         let query = context.db.selectFrom('registry_events').selectAll().where('id', '>', afterId);
         if (operatorAddress !== undefined) {

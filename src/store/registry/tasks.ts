@@ -13,7 +13,7 @@ import {
   type TaskRecord,
   toTaskRecord,
 } from '../task-fields.ts';
-import { inputChecks, MAX_LIST_LIMIT } from '../validate.ts';
+import { type InputChecks, inputChecks, MAX_LIST_LIMIT } from '../validate.ts';
 
 export interface RegistryTaskRecord extends TaskRecord {
   /** Rounds re-run with refusers and non-responders excluded (SPEC §3: at most 3). */
@@ -48,6 +48,16 @@ export interface RegistryTasksRepository {
 
 export function toRegistryTaskRecord(row: Selectable<Tasks>): RegistryTaskRecord {
   return { ...toTaskRecord(row), retries: row.retries };
+}
+
+/** The status `setStatus` may set (shared with the memory adapter). */
+export function checkTaskFailureStatus(checks: InputChecks, status: unknown): TaskFailureStatus {
+  checks.require(
+    status !== 'completed',
+    'status',
+    'a task completes through completeTask, which also stores its proof',
+  );
+  return checks.oneOf<TaskFailureStatus>('status', status, ['failed', 'expired']);
 }
 
 export function createRegistryTasksRepository(context: QueryContext<DB>): RegistryTasksRepository {
@@ -86,12 +96,7 @@ export function createRegistryTasksRepository(context: QueryContext<DB>): Regist
       const operation = 'tasks.setStatus';
       const checks = inputChecks(operation);
       const key = checks.bytes32('taskId', taskId);
-      checks.require(
-        (status as string) !== 'completed',
-        'status',
-        'a task completes through completeTask, which also stores its proof',
-      );
-      const requested = checks.oneOf<TaskFailureStatus>('status', status, ['failed', 'expired']);
+      const requested = checkTaskFailureStatus(checks, status);
       return runQuery(operation, async () => {
         const updated = await context.db
           .updateTable('tasks')
