@@ -2,7 +2,7 @@ import type { Address, Hex } from 'viem';
 import type { TaskStatus } from '../core/task-status.ts';
 import { StoreConflictError } from './errors.ts';
 import { storedAddress, storedHex, storedMs, storedTaskStatus } from './stored-values.ts';
-import type { InputChecks } from './validate.ts';
+import { type InputChecks, inputChecks, MAX_LIST_LIMIT } from './validate.ts';
 
 /**
  * A task (a proof request) as both the registry's and an operator's `tasks` table hold it.
@@ -151,4 +151,27 @@ export function checkStatusChange(
     'TASK_FINAL',
     `task ${taskId} already ended as ${current}; it cannot become ${requested}`,
   );
+}
+
+/**
+ * `listByStatus`'s arguments checked, for both `tasks` tables and the memory adapters, so every
+ * store refuses the same arguments alike.
+ */
+export function checkTaskListByStatus(
+  operation: string,
+  status: TaskStatus,
+  options: { limit: number },
+) {
+  const checks = inputChecks(operation);
+  const requested = checks.taskStatus('status', status);
+  const limit = checks.positiveInteger('limit', options?.limit, MAX_LIST_LIMIT);
+  return { requested, limit };
+}
+
+/** `listExpired`'s arguments checked (as `checkTaskListByStatus`, for every `tasks` store). */
+export function checkTaskListExpired(operation: string, options: { nowMs: number; limit: number }) {
+  const checks = inputChecks(operation);
+  const nowMs = checks.timestampMs('nowMs', options?.nowMs);
+  const limit = checks.positiveInteger('limit', options?.limit, MAX_LIST_LIMIT);
+  return { nowMs, limit };
 }

@@ -20,17 +20,11 @@ import {
 } from '../../store/operator/peer-cache.ts';
 import { checkTaskResponse, toTaskResponseRecord } from '../../store/operator/task-responses.ts';
 import { msAsDate } from '../../store/stored-values.ts';
-import {
-  checkSameTask,
-  checkStatusChange,
-  checkTask,
-  newTaskColumns,
-  type TaskRow,
-  toTaskRecord,
-} from '../../store/task-fields.ts';
-import { inputChecks, MAX_LIST_LIMIT } from '../../store/validate.ts';
+import { checkStatusChange, type TaskRow, toTaskRecord } from '../../store/task-fields.ts';
+import { inputChecks } from '../../store/validate.ts';
 import { type MemoryOperatorTables, SINGLE_ROW } from './memory-operator-tables.ts';
 import type { MemoryContextOf } from './memory-store-shell.ts';
+import { byText, byTime, memoryTaskMethods } from './memory-tasks.ts';
 
 /** What the operator repositories run on. */
 export type MemoryContext = MemoryContextOf<MemoryOperatorTables>;
@@ -48,8 +42,6 @@ export function createMemoryOperatorRepositories(context: MemoryContext): Operat
     ...toPeerRecord(row),
     addresses: [...row.addresses],
   });
-  const byTime = (a: Date, b: Date) => a.getTime() - b.getTime();
-  const byText = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
   return {
     localOperator: {
@@ -95,28 +87,7 @@ export function createMemoryOperatorRepositories(context: MemoryContext): Operat
     },
 
     tasks: {
-      async create(task) {
-        const operation = 'tasks.create';
-        const checked = checkTask(inputChecks(operation), task);
-        return run(operation, () => {
-          const stored = tables.tasks.get(checked.taskId);
-          if (stored) {
-            checkSameTask(operation, stored, checked);
-            return { task: toTaskRecord(stored), created: false };
-          }
-          const row = newTaskColumns(checked, now());
-          tables.tasks.set(checked.taskId, row);
-          return { task: toTaskRecord(row), created: true };
-        });
-      },
-      async get(taskId) {
-        const operation = 'tasks.get';
-        const key = inputChecks(operation).bytes32('taskId', taskId);
-        return run(operation, () => {
-          const row = tables.tasks.get(key);
-          return row ? toTaskRecord(row) : undefined;
-        });
-      },
+      ...memoryTaskMethods(context, toTaskRecord, (columns) => columns),
       async setStatus(taskId, status) {
         const operation = 'tasks.setStatus';
         const checks = inputChecks(operation);
@@ -133,32 +104,6 @@ export function createMemoryOperatorRepositories(context: MemoryContext): Operat
           tables.tasks.set(key, row);
           return { task: toTaskRecord(row), changed: true };
         });
-      },
-      async listByStatus(status, options) {
-        const operation = 'tasks.listByStatus';
-        const checks = inputChecks(operation);
-        const requested = checks.taskStatus('status', status);
-        const limit = checks.positiveInteger('limit', options?.limit, MAX_LIST_LIMIT);
-        return run(operation, () =>
-          [...tables.tasks.values()]
-            .filter((row) => row.status === requested)
-            .sort((a, b) => byTime(a.created_at, b.created_at) || byText(a.task_id, b.task_id))
-            .slice(0, limit)
-            .map(toTaskRecord),
-        );
-      },
-      async listExpired(options) {
-        const operation = 'tasks.listExpired';
-        const checks = inputChecks(operation);
-        const nowMs = checks.timestampMs('nowMs', options?.nowMs);
-        const limit = checks.positiveInteger('limit', options?.limit, MAX_LIST_LIMIT);
-        return run(operation, () =>
-          [...tables.tasks.values()]
-            .filter((row) => row.status === 'pending' && row.expires_at.getTime() <= nowMs)
-            .sort((a, b) => byTime(a.expires_at, b.expires_at) || byText(a.task_id, b.task_id))
-            .slice(0, limit)
-            .map(toTaskRecord),
-        );
       },
       async deleteCreatedBefore(beforeMs) {
         const operation = 'tasks.deleteCreatedBefore';

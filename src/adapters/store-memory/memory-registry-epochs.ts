@@ -4,26 +4,29 @@ import {
   epochStateColumns,
   toEpochStateRecord,
 } from '../../store/epoch-state-fields.ts';
-import {
-  ForeignKeyViolationError,
-  StoreConflictError,
-  StoreNotFoundError,
-} from '../../store/errors.ts';
+import { ForeignKeyViolationError, StoreNotFoundError } from '../../store/errors.ts';
 import type { EpochOperators, EpochStates } from '../../store/generated/registry-db.ts';
 import {
   type CheckedUpdate,
-  checkUpdates,
+  checkEpochAdvance,
   type EpochAdvance,
   type EpochAdvanceResult,
+  epochOrderError,
 } from '../../store/registry/apply-epoch-advance.ts';
 import {
-  checkSnapshotEntries,
+  checkEpochOperatorKey,
+  checkSnapshot,
+  checkSumWeights,
   type EpochOperatorsRepository,
   toEpochOperatorRecord,
   type WeightSum,
 } from '../../store/registry/epoch-operators.ts';
-import type { EpochStatesRepository } from '../../store/registry/epoch-states.ts';
-import { inputChecks, MAX_LIST_LIMIT } from '../../store/validate.ts';
+import {
+  checkEpochListOptions,
+  type EpochStatesRepository,
+} from '../../store/registry/epoch-states.ts';
+import { statusPreconditionError } from '../../store/registry/operators.ts';
+import { inputChecks } from '../../store/validate.ts';
 import { withOperatorColumns } from './memory-registry-operators.ts';
 import {
   epochOperatorKey,
@@ -80,10 +83,7 @@ export function createMemoryEpochStatesRepository(
 
     async list(options) {
       const operation = 'epochStates.list';
-      const checks = inputChecks(operation);
-      const fromEpoch =
-        options?.fromEpoch === undefined ? 0 : checks.uint32('fromEpoch', options.fromEpoch);
-      const limit = checks.positiveInteger('limit', options?.limit, MAX_LIST_LIMIT);
+      const { fromEpoch, limit } = checkEpochListOptions(operation, options);
       return run(operation, () =>
         [...tables.epochStates.values()]
           .filter((row) => row.epoch_number >= fromEpoch)
@@ -103,9 +103,7 @@ export function createMemoryEpochOperatorsRepository(
   return {
     async snapshot(epoch, entries) {
       const operation = 'epochOperators.snapshot';
-      const checks = inputChecks(operation);
-      const epochNumber = checks.uint32('epoch', epoch);
-      const rows = checkSnapshotEntries(checks, 'entries', epochNumber, entries);
+      const { epochNumber, rows } = checkSnapshot(operation, epoch, entries);
       return run(operation, () => {
         for (const row of snapshotRows(tables, epochNumber)) {
           tables.epochOperators.delete(epochOperatorKey(epochNumber, row.operator_address));
@@ -124,9 +122,7 @@ export function createMemoryEpochOperatorsRepository(
 
     async get(epoch, address) {
       const operation = 'epochOperators.get';
-      const checks = inputChecks(operation);
-      const epochNumber = checks.uint32('epoch', epoch);
-      const key = checks.address('address', address);
+      const { epochNumber, key } = checkEpochOperatorKey(operation, epoch, address);
       return run(operation, () => {
         const row = tables.epochOperators.get(epochOperatorKey(epochNumber, key));
         return row ? toEpochOperatorRecord(row) : undefined;
@@ -135,14 +131,7 @@ export function createMemoryEpochOperatorsRepository(
 
     async sumWeights(epoch, options) {
       const operation = 'epochOperators.sumWeights';
-      const checks = inputChecks(operation);
-      const epochNumber = checks.uint32('epoch', epoch);
-      const operators =
-        options?.operators === undefined
-          ? undefined
-          : checks
-              .array('operators', options.operators, MAX_LIST_LIMIT)
-              .map((address, index) => checks.address(`operators[${index}]`, address));
+      const { epochNumber, operators } = checkSumWeights(operation, epoch, options);
       return run(operation, () => sumMemorySnapshotWeights(tables, epochNumber, operators));
     },
   };
@@ -224,16 +213,7 @@ export async function applyMemoryEpochAdvance(
   advance: EpochAdvance,
 ): Promise<EpochAdvanceResult> {
   const operation = 'applyEpochAdvance';
-  const checks = inputChecks(operation);
-  checks.require(typeof advance === 'object' && advance !== null, 'advance', 'expected an object');
-  const state = checkEpochState(checks, 'epochState', advance.epochState);
-  const updates = checkUpdates(operation, advance.operatorUpdates);
-  const snapshot = checkSnapshotEntries(
-    checks,
-    'epochOperators',
-    state.epoch,
-    advance.epochOperators,
-  );
+  const { state, updates, snapshotRows } = checkEpochAdvance(operation, advance);
   const { tables, clock } = context;
 
   return context.run(operation, () => {
@@ -242,18 +222,14 @@ export async function applyMemoryEpochAdvance(
 
     const latest = latestEpochState(tables);
     if (latest !== undefined && latest.epoch_number > state.epoch) {
-      throw new StoreConflictError(
-        operation,
-        'EPOCH_ORDER',
-        `epoch ${state.epoch} arrives after epoch ${latest.epoch_number}; epochs are applied in order`,
-      );
+      throw epochOrderError(operation, state.epoch, latest.epoch_number);
     }
 
     const now = new Date(clock.now());
     const inserted = epochStateColumns(state, now);
     tables.epochStates.set(state.epoch, inserted);
     updateMemoryOperators(tables, operation, updates, now);
-    insertMemorySnapshotRows(tables, operation, snapshot);
+    insertMemorySnapshotRows(tables, operation, snapshotRows);
     return { applied: true, state: toEpochStateRecord(inserted) };
   });
 }
@@ -274,10 +250,11 @@ function updateMemoryOperators(
     const stored = tables.operators.get(update.address);
     if (!stored) throw new StoreNotFoundError(operation, 'operator', update.address);
     if (update.expectedStatus !== undefined && stored.status !== update.expectedStatus) {
-      throw new StoreConflictError(
+      throw statusPreconditionError(
         operation,
-        'STATUS_PRECONDITION',
-        `operator ${update.address} is ${stored.status}, not ${update.expectedStatus}`,
+        update.address,
+        stored.status,
+        update.expectedStatus,
       );
     }
     tables.operators.set(

@@ -1,6 +1,11 @@
 import type { Selectable } from 'kysely';
 import type { RegistryEvents } from '../../store/generated/registry-db.ts';
-import { type ChainCursorsRepository, checkKey } from '../../store/registry/chain-cursors.ts';
+import {
+  type ChainCursorsRepository,
+  checkCursorSet,
+  checkKey,
+  toStoredCursor,
+} from '../../store/registry/chain-cursors.ts';
 import {
   checkRegistryEvent,
   checkRegistryEventListOptions,
@@ -8,7 +13,6 @@ import {
   type RegistryEventsRepository,
   toRegistryEventRecord,
 } from '../../store/registry/registry-events.ts';
-import { storedHex } from '../../store/stored-values.ts';
 import { inputChecks } from '../../store/validate.ts';
 import { cursorKey, type MemoryRegistryContext } from './memory-registry-tables.ts';
 import { InsertOnlyUniqueIndex } from './memory-registry-unique-index.ts';
@@ -41,24 +45,19 @@ export function createMemoryRegistryEventsRepository(
   return {
     async record(event) {
       const operation = 'registryEvents.record';
-      const { eventType, operatorAddress, chainColumns, data } = checkRegistryEvent(
-        operation,
-        event,
-      );
+      const columns = checkRegistryEvent(operation, event);
       return run(operation, () => {
         // As nextval in SQL: an insert skipped as a duplicate still uses up its id.
         const id = tables.sequences.registryEventId++;
-        const logKey = chainLogKey(chainColumns.block_hash, chainColumns.log_index);
+        const logKey = chainLogKey(columns.block_hash, columns.log_index);
         const stored =
           logKey === undefined ? undefined : eventsByChainLog.find(tables.registryEvents, logKey);
         if (stored) return { event: eventRecord(stored), recorded: false };
         const row: RegistryEventRow = {
           id,
-          event_type: eventType,
-          operator_address: operatorAddress,
-          ...chainColumns,
+          ...columns,
           // JSONB: the value parsed back from the checked JSON text.
-          data: JSON.parse(data),
+          data: JSON.parse(columns.data),
           recorded_at: new Date(clock.now()),
         };
         tables.registryEvents.set(id, row);
@@ -69,20 +68,18 @@ export function createMemoryRegistryEventsRepository(
 
     async list(options) {
       const operation = 'registryEvents.list';
-      const { limit, operatorAddress, eventType, afterId } = checkRegistryEventListOptions(
-        operation,
-        options,
-      );
+      const filter = checkRegistryEventListOptions(operation, options);
       return run(operation, () =>
         [...tables.registryEvents.values()]
           .filter(
             (row) =>
-              row.id > afterId &&
-              (operatorAddress === undefined || row.operator_address === operatorAddress) &&
-              (eventType === undefined || row.event_type === eventType),
+              row.id > filter.afterId &&
+              (filter.operatorAddress === undefined ||
+                row.operator_address === filter.operatorAddress) &&
+              (filter.eventType === undefined || row.event_type === filter.eventType),
           )
           .sort((a, b) => a.id - b.id)
-          .slice(0, limit)
+          .slice(0, filter.limit)
           .map(eventRecord),
       );
     },
@@ -98,23 +95,14 @@ export function createMemoryChainCursorsRepository(
     async get(chainId, stream) {
       const operation = 'cursors.get';
       const key = checkKey(inputChecks(operation), chainId, stream);
-      return run(operation, () => {
-        const row = tables.chainCursors.get(cursorKey(key.chainId, key.stream));
-        return row
-          ? { blockNumber: row.block_number, blockHash: storedHex(row.block_hash) }
-          : undefined;
-      });
+      return run(operation, () =>
+        toStoredCursor(tables.chainCursors.get(cursorKey(key.chainId, key.stream))),
+      );
     },
 
     async set(chainId, stream, cursor) {
       const operation = 'cursors.set';
-      const checks = inputChecks(operation);
-      const key = checkKey(checks, chainId, stream);
-      checks.require(typeof cursor === 'object' && cursor !== null, 'cursor', 'expected an object');
-      const position = {
-        block_number: checks.uint64('cursor.blockNumber', cursor.blockNumber),
-        block_hash: checks.bytes32('cursor.blockHash', cursor.blockHash),
-      };
+      const { key, position } = checkCursorSet(operation, chainId, stream, cursor);
       return run(operation, () => {
         tables.chainCursors.set(cursorKey(key.chainId, key.stream), {
           chain_id: key.chainId,

@@ -1,21 +1,23 @@
 import type { Selectable } from 'kysely';
-import { unsuspendOperator } from '../../core/operator-lifecycle.ts';
-import type { OperatorStatus } from '../../core/operator-status.ts';
 import type { OperatorFactCounts, OperatorFacts } from '../../store/generated/registry-db.ts';
-import type { DerivedOperator } from '../../store/registry/operator-counters.ts';
 import {
-  checkOperatorFact,
-  MAX_FACTS_PER_MERGE,
+  type DerivedOperator,
+  deriveCounters,
+  emptyFactCounts,
+  withFactCounted,
+} from '../../store/registry/operator-counters.ts';
+import {
+  changedOperators,
+  checkFactsMerge,
+  checkFactsPage,
   type OperatorFact,
   type OperatorFactsRepository,
+  toFactColumns,
+  toFactTotals,
   toStoredFact,
 } from '../../store/registry/operator-facts.ts';
-import {
-  type OperatorRecord,
-  toOperatorRecord,
-  type UnsuspendedStatus,
-} from '../../store/registry/operators.ts';
-import { inputChecks, MAX_LIST_LIMIT } from '../../store/validate.ts';
+import { toOperatorRecord } from '../../store/registry/operators.ts';
+import { inputChecks } from '../../store/validate.ts';
 import type { MemoryRegistryContext, MemoryRegistryTables } from './memory-registry-tables.ts';
 import { InsertOnlyUniqueIndex } from './memory-registry-unique-index.ts';
 
@@ -49,12 +51,7 @@ export function insertMemoryOperatorFacts(
   for (const fact of facts) {
     // As nextval in SQL: a fact skipped as a duplicate still uses up its seq.
     const seq = tables.sequences.operatorFactSeq++;
-    const columns = {
-      kind: fact.kind,
-      operator_address: fact.operator.toLowerCase(),
-      task_id: fact.kind === 'unsuspended' ? null : fact.taskId.toLowerCase(),
-      misses_cleared: fact.kind === 'unsuspended' ? fact.missesCleared : null,
-    };
+    const columns = toFactColumns(fact);
     if (factsByNaturalKey.find(tables.operatorFacts, factKey(columns))) continue;
     const row: OperatorFactRow = { seq, ...columns, recorded_at: new Date(nowMs) };
     tables.operatorFacts.set(seq, row);
@@ -72,24 +69,10 @@ function addToMemoryFactCounts(
 ): void {
   for (const fact of inserted) {
     const key = fact.operator_address;
-    const counts = tables.operatorFactCounts.get(key) ?? emptyFactCounts(key);
-    tables.operatorFactCounts.set(key, {
-      ...counts,
-      misses: counts.misses + (fact.kind === 'missed' ? 1 : 0),
-      successes: counts.successes + (fact.kind === 'succeeded' ? 1 : 0),
-      unsuspends: counts.unsuspends + (fact.kind === 'unsuspended' ? 1 : 0),
-      misses_cleared: Math.max(counts.misses_cleared, fact.misses_cleared ?? 0),
-    });
+    const counts: FactCountsRow = tables.operatorFactCounts.get(key) ?? emptyFactCounts(key);
+    tables.operatorFactCounts.set(key, withFactCounted(counts, fact));
   }
 }
-
-const emptyFactCounts = (address: string): FactCountsRow => ({
-  operator_address: address,
-  misses: 0,
-  successes: 0,
-  unsuspends: 0,
-  misses_cleared: 0,
-});
 
 /**
  * `deriveOperatorCounters` (store/registry/operator-counters.ts) over the memory tables: the
@@ -108,48 +91,29 @@ export function deriveMemoryOperatorCounters(
     // Not stored yet: `operators.upsert` derives its counters when it first stores it.
     if (!row) continue;
     const record = toOperatorRecord(row);
-    const counts = tables.operatorFactCounts.get(key) ?? emptyFactCounts(key);
-    const successes = counts.successes;
-    const missing = Math.max(0, counts.misses - counts.misses_cleared);
-    let status: OperatorStatus = record.status;
-    let statusBeforeSuspension = record.statusBeforeSuspension;
-    let suspendedNow = false;
-    if (suspendAtMisses !== undefined) {
-      if (missing >= suspendAtMisses && record.status !== 'suspended') {
-        statusBeforeSuspension = record.status as UnsuspendedStatus;
-        status = 'suspended';
-        suspendedNow = true;
-      } else if (
-        missing < suspendAtMisses &&
-        record.status === 'suspended' &&
-        counts.unsuspends > 0
-      ) {
-        const lifted = unsuspendOperator(record, latestEpoch(tables));
-        status = lifted.operator.status;
-        statusBeforeSuspension = null;
-      }
-    }
-    const unchanged =
-      status === record.status &&
-      missing === record.missing &&
-      successes === record.successfulResponseCount;
-    if (unchanged) {
+    const counters = deriveCounters(
+      record,
+      toFactTotals(tables.operatorFactCounts.get(key)),
+      () => latestEpoch(tables),
+      suspendAtMisses,
+    );
+    if (counters.unchanged) {
       derived.set(key, { operator: record, statusChanged: false, suspendedNow: false });
       continue;
     }
     const updated = {
       ...row,
-      missing,
-      successful_response_count: successes,
-      status,
-      status_before_suspension: statusBeforeSuspension,
+      missing: counters.missing,
+      successful_response_count: counters.successes,
+      status: counters.status,
+      status_before_suspension: counters.statusBeforeSuspension,
       updated_at: new Date(nowMs),
     };
     tables.operators.set(key, updated);
     derived.set(key, {
       operator: toOperatorRecord(updated),
-      statusChanged: status !== record.status,
-      suspendedNow,
+      statusChanged: counters.statusChanged,
+      suspendedNow: counters.suspendedNow,
     });
   }
   return derived;
@@ -171,41 +135,20 @@ export function createMemoryOperatorFactsRepository(
   return {
     async merge(facts, options) {
       const operation = 'operatorFacts.merge';
-      const checks = inputChecks(operation);
-      const checked = checks
-        .array('facts', facts, MAX_FACTS_PER_MERGE)
-        .map((fact, index) => checkOperatorFact(checks, `facts[${index}]`, fact));
-      const suspendAtMisses = checks.positiveInteger(
-        'suspendAtMisses',
-        options?.suspendAtMisses,
-        1000,
-      );
+      const { checked, operators, suspendAtMisses } = checkFactsMerge(operation, facts, options);
       if (checked.length === 0) return { added: 0, changed: [] };
       return run(operation, () => {
         const nowMs = clock.now();
         const added = insertMemoryOperatorFacts(tables, nowMs, checked);
-        const changed: OperatorRecord[] = [];
-        if (added === 0) return { added, changed };
-        // Every named operator, not only those with new facts: a counter written directly
-        // (recordSuccessfulResponses, an admin's `missing`) is replaced by the derived one.
-        const derived = deriveMemoryOperatorCounters(
-          tables,
-          nowMs,
-          checked.map((fact) => fact.operator),
-          suspendAtMisses,
-        );
-        for (const result of derived.values()) {
-          if (result.statusChanged) changed.push(result.operator);
-        }
-        return { added, changed };
+        if (added === 0) return { added, changed: [] };
+        const derived = deriveMemoryOperatorCounters(tables, nowMs, operators, suspendAtMisses);
+        return { added, changed: changedOperators(derived) };
       });
     },
 
     async listAfter(afterSeq, limit) {
       const operation = 'operatorFacts.listAfter';
-      const checks = inputChecks(operation);
-      const after = checks.counter('afterSeq', afterSeq);
-      const max = checks.positiveInteger('limit', limit, MAX_LIST_LIMIT);
+      const { after, max } = checkFactsPage(operation, afterSeq, limit);
       return run(operation, () =>
         [...tables.operatorFacts.values()]
           .filter((row) => row.seq > after)
@@ -237,15 +180,7 @@ export function createMemoryOperatorFactsRepository(
     async totals(operator) {
       const operation = 'operatorFacts.totals';
       const key = inputChecks(operation).address('operator', operator);
-      return run(operation, () => {
-        const row = tables.operatorFactCounts.get(key) ?? emptyFactCounts(key);
-        return {
-          misses: row.misses,
-          successes: row.successes,
-          unsuspends: row.unsuspends,
-          missesCleared: row.misses_cleared,
-        };
-      });
+      return run(operation, () => toFactTotals(tables.operatorFactCounts.get(key)));
     },
   };
 }

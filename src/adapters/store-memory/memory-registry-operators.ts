@@ -1,18 +1,24 @@
 import type { Selectable } from 'kysely';
-import { OPERATOR_STATUSES, type OperatorStatus } from '../../core/operator-status.ts';
-import { CheckViolationError, StoreConflictError, StoreNotFoundError } from '../../store/errors.ts';
+import { CheckViolationError, StoreNotFoundError } from '../../store/errors.ts';
 import type { Operators } from '../../store/generated/registry-db.ts';
 import {
-  checkPatch,
-  checkPrecondition,
+  type CheckedOperatorUpdate,
+  checkMiss,
+  checkOperatorAddresses,
+  checkOperatorUpdate,
   checkRegistration,
+  checkStatusFilter,
+  checkStatusUpdate,
+  emptyStatusCounts,
+  missOutcome,
   type OperatorRecord,
   type OperatorsRepository,
   type OperatorUpdateColumns,
+  statusPreconditionError,
   toOperatorRecord,
 } from '../../store/registry/operators.ts';
 import { storedOperatorStatus } from '../../store/stored-values.ts';
-import { inputChecks, MAX_LIST_LIMIT } from '../../store/validate.ts';
+import { inputChecks } from '../../store/validate.ts';
 import {
   deriveMemoryOperatorCounters,
   insertMemoryOperatorFacts,
@@ -100,12 +106,7 @@ export function createMemoryOperatorsRepository(
 
     async listByStatus(status) {
       const operation = 'operators.listByStatus';
-      const checks = inputChecks(operation);
-      const statuses: string[] = Array.isArray(status)
-        ? checks
-            .array('status', status, OPERATOR_STATUSES.length)
-            .map((item, index) => checks.operatorStatus(`status[${index}]`, item))
-        : [checks.operatorStatus('status', status)];
+      const statuses: string[] = checkStatusFilter(operation, status);
       if (statuses.length === 0) return Promise.resolve([]);
       return run(operation, () =>
         sortedRecords(
@@ -116,10 +117,7 @@ export function createMemoryOperatorsRepository(
 
     async countByStatus() {
       return run('operators.countByStatus', () => {
-        const counts = Object.fromEntries(OPERATOR_STATUSES.map((status) => [status, 0])) as Record<
-          OperatorStatus,
-          number
-        >;
+        const counts = emptyStatusCounts();
         for (const row of tables.operators.values()) counts[storedOperatorStatus(row.status)] += 1;
         return counts;
       });
@@ -127,59 +125,33 @@ export function createMemoryOperatorsRepository(
 
     async updateStatus(address, status, precondition) {
       const operation = 'operators.updateStatus';
-      const checks = inputChecks(operation);
-      const key = checks.address('address', address);
-      const columns = { status: checks.operatorStatus('status', status) };
-      const expectedStatus = checkPrecondition(operation, precondition);
-      return run(operation, () =>
-        updateMemoryOperator(tables, now(), operation, key, columns, expectedStatus),
-      );
+      const update = checkStatusUpdate(operation, address, status, precondition);
+      return run(operation, () => updateMemoryOperator(tables, now(), operation, update));
     },
 
     async update(address, patch, precondition) {
       const operation = 'operators.update';
-      const key = inputChecks(operation).address('address', address);
-      const columns = checkPatch(operation, patch);
-      const expectedStatus = checkPrecondition(operation, precondition);
-      return run(operation, () =>
-        updateMemoryOperator(tables, now(), operation, key, columns, expectedStatus),
-      );
+      const update = checkOperatorUpdate(operation, address, patch, precondition);
+      return run(operation, () => updateMemoryOperator(tables, now(), operation, update));
     },
 
     async recordMiss(address, options) {
       const operation = 'operators.recordMiss';
-      const checks = inputChecks(operation);
-      const key = checks.address('address', address);
-      const suspendAtMisses = checks.positiveInteger(
-        'suspendAtMisses',
-        options?.suspendAtMisses,
-        1000,
-      );
-      const taskId = checks.bytes32('taskId', options?.taskId);
+      const { key, suspendAtMisses, taskId } = checkMiss(operation, address, options);
       return run(operation, () => {
         if (!tables.operators.get(key)) throw new StoreNotFoundError(operation, 'operator', key);
         const nowMs = clock.now();
         // The miss is a replicated fact keyed by (task, operator): a second miss of the same
         // task (here, or collected by another registry) counts nothing.
         insertMemoryOperatorFacts(tables, nowMs, [{ kind: 'missed', operator: key, taskId }]);
-        const derived = deriveMemoryOperatorCounters(tables, nowMs, [key], suspendAtMisses).get(
-          key,
-        );
-        if (!derived) throw new StoreNotFoundError(operation, 'operator', key);
-        return { operator: derived.operator, suspendedNow: derived.suspendedNow };
+        const derived = deriveMemoryOperatorCounters(tables, nowMs, [key], suspendAtMisses);
+        return missOutcome(operation, key, derived.get(key));
       });
     },
 
     async recordSuccessfulResponses(addresses) {
       const operation = 'operators.recordSuccessfulResponses';
-      const checks = inputChecks(operation);
-      const keys = [
-        ...new Set(
-          checks
-            .array('addresses', addresses, MAX_LIST_LIMIT)
-            .map((address, index) => checks.address(`addresses[${index}]`, address)),
-        ),
-      ];
+      const keys = checkOperatorAddresses(operation, addresses);
       if (keys.length === 0) return Promise.resolve();
       return run(operation, () => {
         const missing = keys.filter((key) => !tables.operators.get(key));
@@ -209,18 +181,12 @@ function updateMemoryOperator(
   tables: MemoryRegistryTables,
   updatedAt: Date,
   operation: string,
-  address: string,
-  columns: OperatorUpdateColumns,
-  expectedStatus: OperatorStatus | undefined,
+  { key: address, columns, expectedStatus }: CheckedOperatorUpdate,
 ): OperatorRecord {
   const stored = tables.operators.get(address);
   if (!stored) throw new StoreNotFoundError(operation, 'operator', address);
   if (expectedStatus !== undefined && stored.status !== expectedStatus) {
-    throw new StoreConflictError(
-      operation,
-      'STATUS_PRECONDITION',
-      `operator ${address} is ${stored.status}, not ${expectedStatus}`,
-    );
+    throw statusPreconditionError(operation, address, stored.status, expectedStatus);
   }
   const row = withOperatorColumns(operation, stored, columns, updatedAt);
   tables.operators.set(address, row);

@@ -1,22 +1,19 @@
 import type { Selectable } from 'kysely';
-import { StoreConflictError, StoreNotFoundError } from '../../store/errors.ts';
-import type { Json, QueueJobEvents, QueueJobs } from '../../store/generated/registry-db.ts';
+import type { Json, QueueJobs } from '../../store/generated/registry-db.ts';
 import {
-  bounded,
+  checkHeldRow,
+  emptyQueueStats,
   JOB_STATUSES,
   type JobLease,
   type JobStatus,
   type LeasedJob,
   leased,
+  type NewQueueJobEvent,
   type QueueJob,
   type QueueStats,
+  queueJobEventColumns,
   toQueueJob,
 } from '../../store/registry/queue-jobs.ts';
-import {
-  QUEUE_JOB_EVENT_KINDS,
-  type QueueJobEvent,
-  type QueueJobEventKind,
-} from '../../store/registry/queue-log.ts';
 import { storedMs, storedOneOf } from '../../store/stored-values.ts';
 import type { MemoryRegistryTables } from './memory-registry-tables.ts';
 
@@ -27,15 +24,6 @@ import type { MemoryRegistryTables } from './memory-registry-tables.ts';
  */
 
 export type JobRow = Selectable<QueueJobs>;
-type EventRow = Selectable<QueueJobEvents>;
-
-interface NewEvent {
-  jobId: number;
-  kind: QueueJobEventKind;
-  attempt: number;
-  workerId?: string | null;
-  detail?: string | null;
-}
 
 export const byId = (a: { id: number }, b: { id: number }) => a.id - b.id;
 
@@ -77,69 +65,21 @@ function detached(row: JobRow): JobRow {
 export const toRecord = (row: JobRow): QueueJob => toQueueJob(detached(row));
 export const toLeasedRecord = (row: JobRow): LeasedJob => leased(detached(row));
 
-export function toEventRecord(row: EventRow): QueueJobEvent {
-  return {
-    id: row.id,
-    jobId: row.job_id,
-    kind: storedOneOf(row.kind, QUEUE_JOB_EVENT_KINDS),
-    attempt: row.attempt,
-    workerId: row.worker_id,
-    detail: row.detail,
-    atMs: storedMs(row.at),
-  };
-}
-
 /** Appends to the write log, as `logEvents` in queue-jobs.ts: ids in the given order. */
 export function logEvents(
   tables: MemoryRegistryTables,
   at: Date,
-  events: readonly NewEvent[],
+  events: readonly NewQueueJobEvent[],
 ): void {
   for (const event of events) {
     const id = tables.sequences.queueJobEventId++;
-    tables.queueJobEvents.set(id, {
-      id,
-      job_id: event.jobId,
-      kind: event.kind,
-      attempt: event.attempt,
-      worker_id: event.workerId ?? null,
-      detail: event.detail === undefined || event.detail === null ? null : bounded(event.detail),
-      at,
-    });
+    tables.queueJobEvents.set(id, { id, ...queueJobEventColumns(event, at) });
   }
 }
 
-/**
- * The row of a lease the caller must still hold, as `heldRow` in queue-jobs.ts (same errors and
- * messages): an unknown job, a finished one (JOB_FINISHED) or one whose lease moved on
- * (LEASE_LOST) is refused.
- */
+/** The row of a lease the caller must still hold (`checkHeldRow` in queue-jobs.ts). */
 export function heldRow(tables: MemoryRegistryTables, operation: string, lease: JobLease): JobRow {
-  const row = tables.queueJobs.get(lease.jobId);
-  if (!row) throw new StoreNotFoundError(operation, 'queue job', String(lease.jobId));
-  if (row.status === 'done' || row.status === 'failed') {
-    throw new StoreConflictError(
-      operation,
-      'JOB_FINISHED',
-      `job ${row.id} (${row.queue}) already ended as ${row.status}${row.dead_letter_reason ? `: ${row.dead_letter_reason}` : ''}`,
-    );
-  }
-  if (
-    row.status !== 'running' ||
-    row.attempts !== lease.attempt ||
-    row.leased_by !== lease.workerId
-  ) {
-    const now =
-      row.status === 'running'
-        ? `attempt ${row.attempts} by ${row.leased_by} holds it now`
-        : `it is ${row.status} again`;
-    throw new StoreConflictError(
-      operation,
-      'LEASE_LOST',
-      `job ${row.id} (${row.queue}): the lease of attempt ${lease.attempt} by ${lease.workerId} is gone; ${now}`,
-    );
-  }
-  return row;
+  return checkHeldRow(operation, lease, tables.queueJobs.get(lease.jobId));
 }
 
 /** Replaces a stored row by a changed copy (rows are never changed in place: rollback). */
@@ -165,16 +105,7 @@ export function queueStats(rows: readonly JobRow[], nowMs: number): QueueStats[]
   for (const row of [...rows].sort(byName)) {
     let stats = byQueue.get(row.queue);
     if (!stats) {
-      stats = {
-        queue: row.queue,
-        ready: 0,
-        running: 0,
-        done: 0,
-        failed: 0,
-        readyNow: 0,
-        expiredLeases: 0,
-        oldestUnfinishedAgeMs: null,
-      };
+      stats = emptyQueueStats(row.queue);
       byQueue.set(row.queue, stats);
     }
     const status: JobStatus = storedOneOf(row.status, JOB_STATUSES);

@@ -1,7 +1,6 @@
 import type { Selectable } from 'kysely';
 import {
   ForeignKeyViolationError,
-  StoreConflictError,
   StoreNotFoundError,
   StoreQueryError,
 } from '../../store/errors.ts';
@@ -12,6 +11,9 @@ import {
   toAvsTaskResponseRecord,
 } from '../../store/registry/avs-task-responses.ts';
 import {
+  checkSignedWeight,
+  checkSignersInSnapshot,
+  checkSignersSigned,
   checkTaskCompletion,
   type TaskCompletion,
   type TaskCompletionResult,
@@ -19,22 +21,21 @@ import {
 import {
   checkOperatorResponse,
   checkOperatorResponseBatch,
+  checkResponseKey,
   type OperatorTaskResponsesRepository,
   toOperatorResponseRecord,
+  vanishedResponse,
 } from '../../store/registry/operator-task-responses.ts';
 import {
-  checkTaskFailureStatus,
+  checkSetStatus,
   type RegistryTasksRepository,
+  setStatusOfEnded,
+  taskFinalError,
   toRegistryTaskRecord,
 } from '../../store/registry/tasks.ts';
 import { msAsDate } from '../../store/stored-values.ts';
-import {
-  checkSameTask,
-  checkStatusChange,
-  checkTask,
-  newTaskColumns,
-} from '../../store/task-fields.ts';
-import { inputChecks, MAX_LIST_LIMIT } from '../../store/validate.ts';
+import { checkStatusChange } from '../../store/task-fields.ts';
+import { inputChecks } from '../../store/validate.ts';
 import { sumMemorySnapshotWeights } from './memory-registry-epochs.ts';
 import {
   deriveMemoryOperatorCounters,
@@ -45,14 +46,12 @@ import {
   type MemoryRegistryTables,
   taskOperatorKey,
 } from './memory-registry-tables.ts';
+import { byText, memoryTaskMethods } from './memory-tasks.ts';
 
 type TaskRow = Selectable<Tasks>;
 type AnswerRow = Selectable<OperatorTaskResponses>;
 /** An answer row as the checks return it, before the insert gives it an id. */
 type CheckedAnswer = Omit<AnswerRow, 'id'>;
-
-const byTime = (a: Date, b: Date) => a.getTime() - b.getTime();
-const byText = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 /** The registry's `tasks` table (store/registry/tasks.ts) over the memory tables. */
 export function createMemoryRegistryTasksRepository(
@@ -62,35 +61,11 @@ export function createMemoryRegistryTasksRepository(
   const now = () => new Date(clock.now());
 
   return {
-    async create(task) {
-      const operation = 'tasks.create';
-      const checked = checkTask(inputChecks(operation), task);
-      return run(operation, () => {
-        const stored = tables.tasks.get(checked.taskId);
-        if (stored) {
-          checkSameTask(operation, stored, checked);
-          return { task: toRegistryTaskRecord(stored), created: false };
-        }
-        const row: TaskRow = { ...newTaskColumns(checked, now()), retries: 0 };
-        tables.tasks.set(checked.taskId, row);
-        return { task: toRegistryTaskRecord(row), created: true };
-      });
-    },
-
-    async get(taskId) {
-      const operation = 'tasks.get';
-      const key = inputChecks(operation).bytes32('taskId', taskId);
-      return run(operation, () => {
-        const row = tables.tasks.get(key);
-        return row ? toRegistryTaskRecord(row) : undefined;
-      });
-    },
+    ...memoryTaskMethods(context, toRegistryTaskRecord, (columns) => ({ ...columns, retries: 0 })),
 
     async setStatus(taskId, status) {
       const operation = 'tasks.setStatus';
-      const checks = inputChecks(operation);
-      const key = checks.bytes32('taskId', taskId);
-      const requested = checkTaskFailureStatus(checks, status);
+      const { key, requested } = checkSetStatus(operation, taskId, status);
       return run(operation, () => {
         const stored = tables.tasks.get(key);
         if (!stored) throw new StoreNotFoundError(operation, 'task', key);
@@ -99,9 +74,7 @@ export function createMemoryRegistryTasksRepository(
           tables.tasks.set(key, row);
           return { task: toRegistryTaskRecord(row), changed: true };
         }
-        const record = toRegistryTaskRecord(stored);
-        checkStatusChange(operation, key, record.status, requested);
-        return { task: record, changed: false };
+        return setStatusOfEnded(operation, key, stored, requested);
       });
     },
 
@@ -112,44 +85,12 @@ export function createMemoryRegistryTasksRepository(
         const stored = tables.tasks.get(key);
         if (!stored) throw new StoreNotFoundError(operation, 'task', key);
         if (stored.status !== 'pending') {
-          throw new StoreConflictError(
-            operation,
-            'TASK_FINAL',
-            `task ${key} already ended as ${stored.status}`,
-          );
+          throw taskFinalError(operation, key, stored.status);
         }
         const row: TaskRow = { ...stored, retries: stored.retries + 1, updated_at: now() };
         tables.tasks.set(key, row);
         return toRegistryTaskRecord(row);
       });
-    },
-
-    async listByStatus(status, options) {
-      const operation = 'tasks.listByStatus';
-      const checks = inputChecks(operation);
-      const requested = checks.taskStatus('status', status);
-      const limit = checks.positiveInteger('limit', options?.limit, MAX_LIST_LIMIT);
-      return run(operation, () =>
-        [...tables.tasks.values()]
-          .filter((row) => row.status === requested)
-          .sort((a, b) => byTime(a.created_at, b.created_at) || byText(a.task_id, b.task_id))
-          .slice(0, limit)
-          .map(toRegistryTaskRecord),
-      );
-    },
-
-    async listExpired(options) {
-      const operation = 'tasks.listExpired';
-      const checks = inputChecks(operation);
-      const nowMs = checks.timestampMs('nowMs', options?.nowMs);
-      const limit = checks.positiveInteger('limit', options?.limit, MAX_LIST_LIMIT);
-      return run(operation, () =>
-        [...tables.tasks.values()]
-          .filter((row) => row.status === 'pending' && row.expires_at.getTime() <= nowMs)
-          .sort((a, b) => byTime(a.expires_at, b.expires_at) || byText(a.task_id, b.task_id))
-          .slice(0, limit)
-          .map(toRegistryTaskRecord),
-      );
     },
   };
 }
@@ -190,9 +131,7 @@ export function createMemoryOperatorTaskResponsesRepository(
 
     async get(taskId, operatorAddress) {
       const operation = 'operatorResponses.get';
-      const checks = inputChecks(operation);
-      const task = checks.bytes32('taskId', taskId);
-      const operator = checks.address('operatorAddress', operatorAddress);
+      const { task, operator } = checkResponseKey(operation, taskId, operatorAddress);
       return run(operation, () => {
         const row = tables.operatorTaskResponses.get(taskOperatorKey(task, operator));
         return row ? toOperatorResponseRecord(row) : undefined;
@@ -249,37 +188,22 @@ export async function completeMemoryTask(
       return { completed: false, task: record, response: stored };
     }
 
-    const unsigned = signers.filter(
-      (signer) =>
-        tables.operatorTaskResponses.get(taskOperatorKey(taskId, signer))?.outcome !== 'signed',
+    checkSignersSigned(
+      operation,
+      taskId,
+      signers.filter(
+        (signer) =>
+          tables.operatorTaskResponses.get(taskOperatorKey(taskId, signer))?.outcome !== 'signed',
+      ),
     );
-    if (unsigned.length > 0) {
-      throw new StoreConflictError(
-        operation,
-        'SIGNER_INVALID',
-        `task ${taskId}: no signed response stored from ${unsigned.join(', ')}`,
-      );
-    }
 
     const weight = sumMemorySnapshotWeights(tables, task.epoch, signers);
-    if (weight.operatorCount !== signers.length) {
-      throw new StoreConflictError(
-        operation,
-        'SIGNER_INVALID',
-        `task ${taskId}: ${signers.length - weight.operatorCount} signer(s) are not in the snapshot of epoch ${task.epoch}`,
-      );
-    }
+    checkSignersInSnapshot(operation, taskId, signers.length, task.epoch, weight);
     const epochState = tables.epochStates.get(task.epoch);
     // Unreachable while the snapshot's rows reference their epoch (a foreign key); SQL's
     // executeTakeFirstOrThrow would fail the same way.
     if (!epochState) throw new StoreQueryError(operation, 'no result', undefined, undefined);
-    if (weight.totalWeightWei < epochState.threshold_weight) {
-      throw new StoreConflictError(
-        operation,
-        'BELOW_THRESHOLD',
-        `task ${taskId}: signed weight ${weight.totalWeightWei} is below the threshold ${epochState.threshold_weight} of epoch ${task.epoch}`,
-      );
-    }
+    checkSignedWeight(operation, taskId, task.epoch, weight, epochState.threshold_weight);
 
     const nowMs = clock.now();
     tables.avsTaskResponses.set(taskId, {
@@ -326,7 +250,7 @@ function insertAnswer(tables: MemoryRegistryTables, answer: CheckedAnswer): Answ
 
 function storedAnswer(tables: MemoryRegistryTables, taskId: string, operator: string): AnswerRow {
   const row = tables.operatorTaskResponses.get(taskOperatorKey(taskId, operator));
-  if (!row) throw new Error(`response of ${operator} to ${taskId} vanished`);
+  if (!row) throw vanishedResponse(taskId, operator);
   return row;
 }
 

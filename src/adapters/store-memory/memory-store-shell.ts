@@ -1,5 +1,8 @@
 import type { Clock } from '../../ports/clock.ts';
 import { StoreQueryError, StoreUnavailableError } from '../../store/errors.ts';
+import type { MigrationReport } from '../../store/migrate.ts';
+import type { OpenStoreOptions } from '../../store/open-store-database.ts';
+import { checkSchemaName } from '../../store/schema-name.ts';
 import type { UndoLog } from './journaled-map.ts';
 import type { StoreLock } from './store-lock.ts';
 
@@ -109,6 +112,48 @@ export function openMemoryStoreShell<Tables extends MemoryTablesBase, Repositori
     async close() {
       closed = true;
     },
+  };
+}
+
+/** A store handle as the SQL openers return it: its repositories, transactions, close. */
+export type MemoryStoreHandle<Repositories> = Repositories & {
+  readonly schema: string;
+  readonly migrations: MigrationReport;
+  transaction<T>(work: (tx: Repositories) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+};
+
+/**
+ * Opens (creating if new) the store named `options.schema` among `schemas`: opening a name again
+ * finds its tables as they were (a node restarting over its data).
+ */
+export function openNamedMemoryStore<Tables extends MemoryTablesBase, Repositories>(args: {
+  kind: 'registry' | 'operator';
+  schemas: Map<string, Tables>;
+  createTables: () => Tables;
+  clock: Pick<Clock, 'now'>;
+  options: OpenStoreOptions;
+  createRepositories: (context: MemoryContextOf<Tables>) => Repositories;
+}): MemoryStoreHandle<Repositories> {
+  const schema = checkSchemaName(`open ${args.kind} store`, args.options.schema);
+  let tables = args.schemas.get(schema);
+  if (tables === undefined) {
+    tables = args.createTables();
+    args.schemas.set(schema, tables);
+  }
+  const shell = openMemoryStoreShell({
+    tables,
+    clock: args.clock,
+    onQuery: args.options.onQuery,
+    createRepositories: args.createRepositories,
+  });
+  return {
+    schema,
+    // Nothing to migrate: the tables are created in their current shape.
+    migrations: { applied: [], alreadyApplied: [] },
+    ...shell.repositories,
+    transaction: shell.transaction,
+    close: shell.close,
   };
 }
 

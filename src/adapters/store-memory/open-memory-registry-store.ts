@@ -1,6 +1,5 @@
 import type { OpenStoreOptions } from '../../store/open-store-database.ts';
 import type { RegistryRepositories, RegistryStore } from '../../store/registry/registry-store.ts';
-import { checkSchemaName } from '../../store/schema-name.ts';
 import {
   applyMemoryEpochAdvance,
   createMemoryEpochOperatorsRepository,
@@ -25,7 +24,7 @@ import {
   createMemoryOperatorTaskResponsesRepository,
   createMemoryRegistryTasksRepository,
 } from './memory-registry-tasks.ts';
-import { openMemoryStoreShell } from './memory-store-shell.ts';
+import { openNamedMemoryStore } from './memory-store-shell.ts';
 import type { MemoryStoreDeps } from './open-memory-store.ts';
 
 /**
@@ -37,24 +36,14 @@ export async function openMemoryRegistryStore(
   deps: MemoryStoreDeps,
   options: OpenStoreOptions,
 ): Promise<RegistryStore> {
-  const schema = checkSchemaName('open registry store', options.schema);
-  const existing = deps.database.registrySchemas.get(schema);
-  const tables = existing ?? createMemoryRegistryTables();
-  if (!existing) deps.database.registrySchemas.set(schema, tables);
-  const shell = openMemoryStoreShell({
-    tables,
+  return openNamedMemoryStore({
+    kind: 'registry',
+    schemas: deps.database.registrySchemas,
+    createTables: createMemoryRegistryTables,
     clock: deps.clock,
-    onQuery: options.onQuery,
+    options,
     createRepositories: createMemoryRegistryRepositories,
   });
-  return {
-    schema,
-    // Nothing to migrate: the tables are created in their current shape.
-    migrations: { applied: [], alreadyApplied: [] },
-    ...shell.repositories,
-    transaction: shell.transaction,
-    close: shell.close,
-  };
 }
 
 function createMemoryRegistryRepositories(context: MemoryRegistryContext): RegistryRepositories {

@@ -1,10 +1,9 @@
 import type { OpenStoreOptions, StoreDeps } from '../../store/open-store-database.ts';
 import type { OperatorStore } from '../../store/operator/operator-store.ts';
-import { checkSchemaName } from '../../store/schema-name.ts';
 import { createMemoryOperatorRepositories } from './memory-operator-repositories.ts';
 import { createMemoryOperatorTables, type MemoryOperatorTables } from './memory-operator-tables.ts';
 import type { MemoryRegistryTables } from './memory-registry-tables.ts';
-import { openMemoryStoreShell } from './memory-store-shell.ts';
+import { openNamedMemoryStore } from './memory-store-shell.ts';
 
 /**
  * An in-process database for stores: each schema name holds one store's tables (operator and
@@ -30,22 +29,12 @@ export async function openMemoryOperatorStore(
   deps: MemoryStoreDeps,
   options: OpenStoreOptions,
 ): Promise<OperatorStore> {
-  const schema = checkSchemaName('open operator store', options.schema);
-  const existing = deps.database.operatorSchemas.get(schema);
-  const tables = existing ?? createMemoryOperatorTables();
-  if (!existing) deps.database.operatorSchemas.set(schema, tables);
-  const shell = openMemoryStoreShell({
-    tables,
+  return openNamedMemoryStore({
+    kind: 'operator',
+    schemas: deps.database.operatorSchemas,
+    createTables: createMemoryOperatorTables,
     clock: deps.clock,
-    onQuery: options.onQuery,
+    options,
     createRepositories: createMemoryOperatorRepositories,
   });
-  return {
-    schema,
-    // Nothing to migrate: the tables are created in their current shape.
-    migrations: { applied: [], alreadyApplied: [] },
-    ...shell.repositories,
-    transaction: shell.transaction,
-    close: shell.close,
-  };
 }

@@ -17,7 +17,7 @@ import {
   type EpochOperatorEntry,
   insertSnapshotRows,
 } from './epoch-operators.ts';
-import type { OperatorUpdateColumns } from './operators.ts';
+import { type OperatorUpdateColumns, statusPreconditionError } from './operators.ts';
 
 /**
  * How one operator changes at the epoch start (SPEC §3 "at each epoch start"): its new status,
@@ -88,6 +88,37 @@ export function checkUpdates(operation: string, updates: unknown): CheckedUpdate
         : checks.operatorStatus(`${at}.expectedStatus`, value.expectedStatus);
     return { address, columns, expectedStatus };
   });
+}
+
+/**
+ * An advance checked: the epoch's state, the operator updates and the snapshot rows, in the order
+ * their messages name them (shared with the memory adapter).
+ */
+export function checkEpochAdvance(operation: string, advance: EpochAdvance) {
+  const checks = inputChecks(operation);
+  checks.require(typeof advance === 'object' && advance !== null, 'advance', 'expected an object');
+  const state = checkEpochState(checks, 'epochState', advance.epochState);
+  const updates = checkUpdates(operation, advance.operatorUpdates);
+  const snapshotRows = checkSnapshotEntries(
+    checks,
+    'epochOperators',
+    state.epoch,
+    advance.epochOperators,
+  );
+  return { state, updates, snapshotRows };
+}
+
+/** The refusal of an epoch older than the latest stored one: epochs are applied in order. */
+export function epochOrderError(
+  operation: string,
+  epoch: number,
+  latestEpoch: number,
+): StoreConflictError {
+  return new StoreConflictError(
+    operation,
+    'EPOCH_ORDER',
+    `epoch ${epoch} arrives after epoch ${latestEpoch}; epochs are applied in order`,
+  );
 }
 
 /** One operator update as `jsonb_to_recordset` reads it (absent fields are null: left as is). */
@@ -172,11 +203,7 @@ async function updateOperators(
     .where('address', '=', first.address)
     .executeTakeFirst();
   if (!current) throw new StoreNotFoundError(operation, 'operator', first.address);
-  throw new StoreConflictError(
-    operation,
-    'STATUS_PRECONDITION',
-    `operator ${first.address} is ${current.status}, not ${first.expectedStatus}`,
-  );
+  throw statusPreconditionError(operation, first.address, current.status, first.expectedStatus);
 }
 
 /**
@@ -191,16 +218,7 @@ export async function applyEpochAdvance(
   advance: EpochAdvance,
 ): Promise<EpochAdvanceResult> {
   const operation = 'applyEpochAdvance';
-  const checks = inputChecks(operation);
-  checks.require(typeof advance === 'object' && advance !== null, 'advance', 'expected an object');
-  const state = checkEpochState(checks, 'epochState', advance.epochState);
-  const updates = checkUpdates(operation, advance.operatorUpdates);
-  const snapshotRows = checkSnapshotEntries(
-    checks,
-    'epochOperators',
-    state.epoch,
-    advance.epochOperators,
-  );
+  const { state, updates, snapshotRows } = checkEpochAdvance(operation, advance);
 
   return runQuery(operation, () =>
     context.transaction(async (tx) => {
@@ -216,11 +234,7 @@ export async function applyEpochAdvance(
         .select((eb) => eb.fn.max('epoch_number').as('epoch'))
         .executeTakeFirst();
       if (latest?.epoch != null && latest.epoch > state.epoch) {
-        throw new StoreConflictError(
-          operation,
-          'EPOCH_ORDER',
-          `epoch ${state.epoch} arrives after epoch ${latest.epoch}; epochs are applied in order`,
-        );
+        throw epochOrderError(operation, state.epoch, latest.epoch);
       }
 
       // Inserted first: a concurrent advance of the same epoch waits on this key, then finds it.

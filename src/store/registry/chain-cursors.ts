@@ -37,6 +37,30 @@ export function checkKey(checks: InputChecks, chainId: unknown, stream: unknown)
   };
 }
 
+/** `set`'s arguments checked: the cursor's key and its position columns (shared with the memory adapter). */
+export function checkCursorSet(
+  operation: string,
+  chainId: number,
+  stream: string,
+  cursor: StoredChainCursor,
+) {
+  const checks = inputChecks(operation);
+  const key = checkKey(checks, chainId, stream);
+  checks.require(typeof cursor === 'object' && cursor !== null, 'cursor', 'expected an object');
+  const position = {
+    block_number: checks.uint64('cursor.blockNumber', cursor.blockNumber),
+    block_hash: checks.bytes32('cursor.blockHash', cursor.blockHash),
+  };
+  return { key, position };
+}
+
+/** A stored cursor row as `get` returns it (undefined when there is none). */
+export function toStoredCursor(
+  row: { block_number: bigint; block_hash: string } | undefined,
+): StoredChainCursor | undefined {
+  return row ? { blockNumber: row.block_number, blockHash: storedHex(row.block_hash) } : undefined;
+}
+
 export function createChainCursorsRepository(context: QueryContext<DB>): ChainCursorsRepository {
   return {
     async get(chainId, stream) {
@@ -49,21 +73,13 @@ export function createChainCursorsRepository(context: QueryContext<DB>): ChainCu
           .where('chain_id', '=', key.chainId)
           .where('stream', '=', key.stream)
           .executeTakeFirst();
-        return row
-          ? { blockNumber: row.block_number, blockHash: storedHex(row.block_hash) }
-          : undefined;
+        return toStoredCursor(row);
       });
     },
 
     async set(chainId, stream, cursor) {
       const operation = 'cursors.set';
-      const checks = inputChecks(operation);
-      const key = checkKey(checks, chainId, stream);
-      checks.require(typeof cursor === 'object' && cursor !== null, 'cursor', 'expected an object');
-      const position = {
-        block_number: checks.uint64('cursor.blockNumber', cursor.blockNumber),
-        block_hash: checks.bytes32('cursor.blockHash', cursor.blockHash),
-      };
+      const { key, position } = checkCursorSet(operation, chainId, stream, cursor);
       return runQuery(operation, async () => {
         const updatedAt = nowAsDate(context.clock);
         await context.db

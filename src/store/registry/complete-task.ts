@@ -8,7 +8,7 @@ import { msAsDate } from '../stored-values.ts';
 import { checkStatusChange } from '../task-fields.ts';
 import { inputChecks, MAX_LIST_LIMIT, MAX_SIGNATURE_DATA_BYTES } from '../validate.ts';
 import { type AvsTaskResponseRecord, selectAvsTaskResponse } from './avs-task-responses.ts';
-import { sumSnapshotWeights } from './epoch-operators.ts';
+import { sumSnapshotWeights, type WeightSum } from './epoch-operators.ts';
 import { deriveOperatorCounters } from './operator-counters.ts';
 import { insertOperatorFacts } from './operator-facts.ts';
 import { type RegistryTaskRecord, toRegistryTaskRecord } from './tasks.ts';
@@ -61,6 +61,58 @@ export function checkTaskCompletion(operation: string, completion: TaskCompletio
 }
 
 /**
+ * Refuses a completion naming signers without a stored signed response (`unsigned`), as SQL and
+ * the memory adapter both must.
+ */
+export function checkSignersSigned(
+  operation: string,
+  taskId: string,
+  unsigned: readonly string[],
+): void {
+  if (unsigned.length > 0) {
+    throw new StoreConflictError(
+      operation,
+      'SIGNER_INVALID',
+      `task ${taskId}: no signed response stored from ${unsigned.join(', ')}`,
+    );
+  }
+}
+
+/** Refuses a completion whose signers are not all in the snapshot of the task's epoch. */
+export function checkSignersInSnapshot(
+  operation: string,
+  taskId: string,
+  signerCount: number,
+  epoch: number,
+  weight: WeightSum,
+): void {
+  if (weight.operatorCount !== signerCount) {
+    throw new StoreConflictError(
+      operation,
+      'SIGNER_INVALID',
+      `task ${taskId}: ${signerCount - weight.operatorCount} signer(s) are not in the snapshot of epoch ${epoch}`,
+    );
+  }
+}
+
+/** Refuses a completion whose signed weight is below the epoch's threshold. */
+export function checkSignedWeight(
+  operation: string,
+  taskId: string,
+  epoch: number,
+  weight: WeightSum,
+  thresholdWeight: bigint,
+): void {
+  if (weight.totalWeightWei < thresholdWeight) {
+    throw new StoreConflictError(
+      operation,
+      'BELOW_THRESHOLD',
+      `task ${taskId}: signed weight ${weight.totalWeightWei} is below the threshold ${thresholdWeight} of epoch ${epoch}`,
+    );
+  }
+}
+
+/**
  * Completes a task in one transaction: stores the proof, marks the task completed and counts a
  * successful response for every signer — at most once per task, so a crash and retry never
  * counts twice. Refused (StoreConflictError) unless every signer's signed response is stored,
@@ -102,35 +154,20 @@ export async function completeTask(
       const signed = new Set(
         answers.filter((a) => a.outcome === 'signed').map((a) => a.operator_address),
       );
-      const unsigned = signers.filter((signer) => !signed.has(signer));
-      if (unsigned.length > 0) {
-        throw new StoreConflictError(
-          operation,
-          'SIGNER_INVALID',
-          `task ${taskId}: no signed response stored from ${unsigned.join(', ')}`,
-        );
-      }
+      checkSignersSigned(
+        operation,
+        taskId,
+        signers.filter((signer) => !signed.has(signer)),
+      );
 
       const weight = await sumSnapshotWeights(tx, task.epoch, signers);
-      if (weight.operatorCount !== signers.length) {
-        throw new StoreConflictError(
-          operation,
-          'SIGNER_INVALID',
-          `task ${taskId}: ${signers.length - weight.operatorCount} signer(s) are not in the snapshot of epoch ${task.epoch}`,
-        );
-      }
+      checkSignersInSnapshot(operation, taskId, signers.length, task.epoch, weight);
       const epochState = await tx.db
         .selectFrom('epoch_states')
         .select('threshold_weight')
         .where('epoch_number', '=', task.epoch)
         .executeTakeFirstOrThrow();
-      if (weight.totalWeightWei < epochState.threshold_weight) {
-        throw new StoreConflictError(
-          operation,
-          'BELOW_THRESHOLD',
-          `task ${taskId}: signed weight ${weight.totalWeightWei} is below the threshold ${epochState.threshold_weight} of epoch ${task.epoch}`,
-        );
-      }
+      checkSignedWeight(operation, taskId, task.epoch, weight, epochState.threshold_weight);
 
       const now = nowAsDate(tx.clock);
       await tx.db

@@ -71,6 +71,42 @@ export function checkSnapshotEntries(
   });
 }
 
+/** `snapshot`'s arguments checked: the epoch and its rows (shared with the memory adapter). */
+export function checkSnapshot(operation: string, epoch: number, entries: unknown) {
+  const checks = inputChecks(operation);
+  const epochNumber = checks.uint32('epoch', epoch);
+  const rows = checkSnapshotEntries(checks, 'entries', epochNumber, entries);
+  return { epochNumber, rows };
+}
+
+/** `get`'s arguments checked: the epoch and the operator's key (shared with the memory adapter). */
+export function checkEpochOperatorKey(operation: string, epoch: number, address: Address) {
+  const checks = inputChecks(operation);
+  const epochNumber = checks.uint32('epoch', epoch);
+  const key = checks.address('address', address);
+  return { epochNumber, key };
+}
+
+/**
+ * `sumWeights`'s arguments checked: the epoch and, when given, the operators to sum (shared with
+ * the memory adapter).
+ */
+export function checkSumWeights(
+  operation: string,
+  epoch: number,
+  options: { operators?: readonly Address[] } | undefined,
+) {
+  const checks = inputChecks(operation);
+  const epochNumber = checks.uint32('epoch', epoch);
+  const operators =
+    options?.operators === undefined
+      ? undefined
+      : checks
+          .array('operators', options.operators, MAX_LIST_LIMIT)
+          .map((address, index) => checks.address(`operators[${index}]`, address));
+  return { epochNumber, operators };
+}
+
 /** Inserts snapshot rows in one statement (the caller has removed any previous ones). */
 export async function insertSnapshotRows(
   context: QueryContext<DB>,
@@ -89,9 +125,7 @@ export function createEpochOperatorsRepository(
   return {
     async snapshot(epoch, entries) {
       const operation = 'epochOperators.snapshot';
-      const checks = inputChecks(operation);
-      const epochNumber = checks.uint32('epoch', epoch);
-      const rows = checkSnapshotEntries(checks, 'entries', epochNumber, entries);
+      const { epochNumber, rows } = checkSnapshot(operation, epoch, entries);
       return runQuery(operation, () =>
         context.transaction(async (tx) => {
           await tx.db
@@ -119,9 +153,7 @@ export function createEpochOperatorsRepository(
 
     async get(epoch, address) {
       const operation = 'epochOperators.get';
-      const checks = inputChecks(operation);
-      const epochNumber = checks.uint32('epoch', epoch);
-      const key = checks.address('address', address);
+      const { epochNumber, key } = checkEpochOperatorKey(operation, epoch, address);
       return runQuery(operation, async () => {
         const row = await context.db
           .selectFrom('epoch_operators')
@@ -135,14 +167,7 @@ export function createEpochOperatorsRepository(
 
     async sumWeights(epoch, options) {
       const operation = 'epochOperators.sumWeights';
-      const checks = inputChecks(operation);
-      const epochNumber = checks.uint32('epoch', epoch);
-      const operators =
-        options?.operators === undefined
-          ? undefined
-          : checks
-              .array('operators', options.operators, MAX_LIST_LIMIT)
-              .map((address, index) => checks.address(`operators[${index}]`, address));
+      const { epochNumber, operators } = checkSumWeights(operation, epoch, options);
       return runQuery(operation, () => sumSnapshotWeights(context, epochNumber, operators));
     },
   };

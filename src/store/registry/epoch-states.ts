@@ -22,6 +22,18 @@ export interface EpochStatesRepository {
   list(options: { fromEpoch?: number; limit: number }): Promise<EpochStateRecord[]>;
 }
 
+/** `list`'s options checked, `fromEpoch` 0 when not given (shared with the memory adapter). */
+export function checkEpochListOptions(
+  operation: string,
+  options: { fromEpoch?: number; limit: number },
+) {
+  const checks = inputChecks(operation);
+  const fromEpoch =
+    options?.fromEpoch === undefined ? 0 : checks.uint32('fromEpoch', options.fromEpoch);
+  const limit = checks.positiveInteger('limit', options?.limit, MAX_LIST_LIMIT);
+  return { fromEpoch, limit };
+}
+
 export function createEpochStatesRepository(context: QueryContext<DB>): EpochStatesRepository {
   return {
     async get(epoch) {
@@ -67,10 +79,7 @@ export function createEpochStatesRepository(context: QueryContext<DB>): EpochSta
 
     async list(options) {
       const operation = 'epochStates.list';
-      const checks = inputChecks(operation);
-      const fromEpoch =
-        options?.fromEpoch === undefined ? 0 : checks.uint32('fromEpoch', options.fromEpoch);
-      const limit = checks.positiveInteger('limit', options?.limit, MAX_LIST_LIMIT);
+      const { fromEpoch, limit } = checkEpochListOptions(operation, options);
       return runQuery(operation, async () => {
         const rows = await context.db
           .selectFrom('epoch_states')

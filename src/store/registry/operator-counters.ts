@@ -4,6 +4,7 @@ import type { OperatorStatus } from '../../core/operator-status.ts';
 import type { DB } from '../generated/registry-db.ts';
 import { jsonRecordset, orderedJsonRecordset } from '../json-recordset.ts';
 import { nowAsDate, type QueryContext } from '../query-context.ts';
+import type { OperatorFactTotals } from './operator-facts.ts';
 import { type OperatorRecord, toOperatorRecord, type UnsuspendedStatus } from './operators.ts';
 
 /**
@@ -21,12 +22,35 @@ export interface InsertedFact {
   misses_cleared: number | null;
 }
 
-interface FactCountsDelta {
+/** One operator's fact totals, as an `operator_fact_counts` row holds them. */
+export interface FactCounts {
   operator_address: string;
   misses: number;
   successes: number;
   unsuspends: number;
   misses_cleared: number;
+}
+
+/** The totals of an operator with no facts (the row `operator_fact_counts` lacks, all 0). */
+export function emptyFactCounts(address: string): FactCounts {
+  return { operator_address: address, misses: 0, successes: 0, unsuspends: 0, misses_cleared: 0 };
+}
+
+/**
+ * `counts` with one new fact added: the one rule of what each kind of fact counts, for SQL's
+ * per-insert deltas and the memory adapter's totals alike.
+ */
+export function withFactCounted<Counts extends FactCounts>(
+  counts: Counts,
+  fact: InsertedFact,
+): Counts {
+  if (fact.kind === 'missed') return { ...counts, misses: counts.misses + 1 };
+  if (fact.kind === 'succeeded') return { ...counts, successes: counts.successes + 1 };
+  return {
+    ...counts,
+    unsuspends: counts.unsuspends + 1,
+    misses_cleared: Math.max(counts.misses_cleared, fact.misses_cleared ?? 0),
+  };
 }
 
 /**
@@ -39,23 +63,10 @@ export async function addToFactCounts(
   inserted: readonly InsertedFact[],
 ): Promise<void> {
   if (inserted.length === 0) return;
-  const deltas = new Map<string, FactCountsDelta>();
+  const deltas = new Map<string, FactCounts>();
   for (const fact of inserted) {
     const key = fact.operator_address;
-    const delta = deltas.get(key) ?? {
-      operator_address: key,
-      misses: 0,
-      successes: 0,
-      unsuspends: 0,
-      misses_cleared: 0,
-    };
-    if (fact.kind === 'missed') delta.misses += 1;
-    else if (fact.kind === 'succeeded') delta.successes += 1;
-    else {
-      delta.unsuspends += 1;
-      delta.misses_cleared = Math.max(delta.misses_cleared, fact.misses_cleared ?? 0);
-    }
-    deltas.set(key, delta);
+    deltas.set(key, withFactCounted(deltas.get(key) ?? emptyFactCounts(key), fact));
   }
   // Sorted, so concurrent transactions lock the rows in one order.
   const rows = [...deltas.values()].sort((a, b) =>
@@ -98,6 +109,66 @@ export interface DerivedOperator {
   statusChanged: boolean;
   /** True only when this derivation suspended it. */
   suspendedNow: boolean;
+}
+
+/** An operator's counters and status as its facts make them (see `deriveCounters`). */
+export interface DerivedCounters {
+  missing: number;
+  successes: number;
+  status: OperatorStatus;
+  statusBeforeSuspension: UnsuspendedStatus | null;
+  /** True only when this derivation suspends it. */
+  suspendedNow: boolean;
+  /** Whether the status differs from the record's. */
+  statusChanged: boolean;
+  /** Nothing to write: status, `missing` and `successfulResponseCount` are as stored. */
+  unchanged: boolean;
+}
+
+/**
+ * The derivation rule for one operator (see `deriveOperatorCounters`), apart from how its facts
+ * and the latest epoch are read, so SQL and the memory adapter derive alike. `latestEpoch` is the
+ * highest stored epoch (0 when none), read only when a suspension is lifted.
+ */
+export function deriveCounters(
+  record: OperatorRecord,
+  totals: OperatorFactTotals,
+  latestEpoch: () => number,
+  suspendAtMisses: number | undefined,
+): DerivedCounters {
+  const successes = totals.successes;
+  const missing = Math.max(0, totals.misses - totals.missesCleared);
+  let status = record.status;
+  let statusBeforeSuspension = record.statusBeforeSuspension;
+  let suspendedNow = false;
+  if (suspendAtMisses !== undefined) {
+    if (missing >= suspendAtMisses && record.status !== 'suspended') {
+      statusBeforeSuspension = record.status as UnsuspendedStatus;
+      status = 'suspended';
+      suspendedNow = true;
+    } else if (
+      missing < suspendAtMisses &&
+      record.status === 'suspended' &&
+      totals.unsuspends > 0
+    ) {
+      const lifted = unsuspendOperator(record, latestEpoch());
+      status = lifted.operator.status;
+      statusBeforeSuspension = null;
+    }
+  }
+  const unchanged =
+    status === record.status &&
+    missing === record.missing &&
+    successes === record.successfulResponseCount;
+  return {
+    missing,
+    successes,
+    status,
+    statusBeforeSuspension,
+    suspendedNow,
+    statusChanged: status !== record.status,
+    unchanged,
+  };
 }
 
 interface CounterUpdate {
@@ -149,45 +220,32 @@ export async function deriveOperatorCounters(
   const updates: CounterUpdate[] = [];
   for (const row of rows) {
     const record = toOperatorRecord(row);
-    const successes = Number(row.fact_successes);
-    const missing = Math.max(0, Number(row.fact_misses) - Number(row.fact_misses_cleared));
-    let status = record.status;
-    let statusBeforeSuspension = record.statusBeforeSuspension;
-    let suspendedNow = false;
-    if (suspendAtMisses !== undefined) {
-      if (missing >= suspendAtMisses && record.status !== 'suspended') {
-        statusBeforeSuspension = record.status as UnsuspendedStatus;
-        status = 'suspended';
-        suspendedNow = true;
-      } else if (
-        missing < suspendAtMisses &&
-        record.status === 'suspended' &&
-        Number(row.fact_unsuspends) > 0
-      ) {
-        const lifted = unsuspendOperator(record, Number(row.latest_epoch ?? 0));
-        status = lifted.operator.status;
-        statusBeforeSuspension = null;
-      }
-    }
-    const unchanged =
-      status === record.status &&
-      missing === record.missing &&
-      successes === record.successfulResponseCount;
-    if (unchanged) {
+    const counters = deriveCounters(
+      record,
+      {
+        misses: Number(row.fact_misses),
+        successes: Number(row.fact_successes),
+        unsuspends: Number(row.fact_unsuspends),
+        missesCleared: Number(row.fact_misses_cleared),
+      },
+      () => Number(row.latest_epoch ?? 0),
+      suspendAtMisses,
+    );
+    if (counters.unchanged) {
       derived.set(row.address, { operator: record, statusChanged: false, suspendedNow: false });
       continue;
     }
     updates.push({
       address: row.address,
-      missing,
-      successes,
-      status,
-      status_before_suspension: statusBeforeSuspension,
+      missing: counters.missing,
+      successes: counters.successes,
+      status: counters.status,
+      status_before_suspension: counters.statusBeforeSuspension,
     });
     derived.set(row.address, {
       operator: record,
-      statusChanged: status !== record.status,
-      suspendedNow,
+      statusChanged: counters.statusChanged,
+      suspendedNow: counters.suspendedNow,
     });
   }
   if (updates.length === 0) return derived;

@@ -5,7 +5,12 @@ import { orderedJsonRecordset } from '../json-recordset.ts';
 import { nowAsDate, type QueryContext, runQuery } from '../query-context.ts';
 import { storedAddress, storedHex, storedOneOf } from '../stored-values.ts';
 import { type InputChecks, inputChecks, MAX_LIST_LIMIT } from '../validate.ts';
-import { addToFactCounts, deriveOperatorCounters } from './operator-counters.ts';
+import {
+  addToFactCounts,
+  type DerivedOperator,
+  deriveOperatorCounters,
+  type FactCounts,
+} from './operator-counters.ts';
 import type { OperatorRecord } from './operators.ts';
 
 /**
@@ -102,6 +107,68 @@ export function toStoredFact(row: Selectable<OperatorFacts>): StoredOperatorFact
 }
 
 /**
+ * A fact's columns in stored form (lowercase hex; the column of the other kind null), before the
+ * insert gives it a seq and time: one mapping for SQL and the memory adapter.
+ */
+export function toFactColumns(fact: OperatorFact) {
+  return {
+    kind: fact.kind,
+    operator_address: fact.operator.toLowerCase(),
+    task_id: fact.kind === 'unsuspended' ? null : fact.taskId.toLowerCase(),
+    misses_cleared: fact.kind === 'unsuspended' ? fact.missesCleared : null,
+  };
+}
+
+/**
+ * `merge`'s arguments checked, with the operators whose counters it derives again (shared with
+ * the memory adapter).
+ */
+export function checkFactsMerge(
+  operation: string,
+  facts: readonly OperatorFact[],
+  options: { suspendAtMisses: number },
+) {
+  const checks = inputChecks(operation);
+  const checked = checks
+    .array('facts', facts, MAX_FACTS_PER_MERGE)
+    .map((fact, index) => checkOperatorFact(checks, `facts[${index}]`, fact));
+  const suspendAtMisses = checks.positiveInteger('suspendAtMisses', options?.suspendAtMisses, 1000);
+  // Every named operator, not only those with new facts: a counter written directly
+  // (recordSuccessfulResponses, an admin's `missing`) is replaced by the derived one.
+  const operators = checked.map((fact) => fact.operator);
+  return { checked, operators, suspendAtMisses };
+}
+
+/** The operators a merge's derivation changed the status of, as `merge` reports them. */
+export function changedOperators(derived: ReadonlyMap<string, DerivedOperator>): OperatorRecord[] {
+  const changed: OperatorRecord[] = [];
+  for (const result of derived.values()) {
+    if (result.statusChanged) changed.push(result.operator);
+  }
+  return changed;
+}
+
+/** `listAfter`'s arguments checked (shared with the memory adapter). */
+export function checkFactsPage(operation: string, afterSeq: number, limit: number) {
+  const checks = inputChecks(operation);
+  const after = checks.counter('afterSeq', afterSeq);
+  const max = checks.positiveInteger('limit', limit, MAX_LIST_LIMIT);
+  return { after, max };
+}
+
+/** An `operator_fact_counts` row as `totals` returns it (all 0 for an operator without one). */
+export function toFactTotals(
+  row: Pick<FactCounts, 'misses' | 'successes' | 'unsuspends' | 'misses_cleared'> | undefined,
+): OperatorFactTotals {
+  return {
+    misses: Number(row?.misses ?? 0),
+    successes: Number(row?.successes ?? 0),
+    unsuspends: Number(row?.unsuspends ?? 0),
+    missesCleared: Number(row?.misses_cleared ?? 0),
+  };
+}
+
+/**
  * Inserts facts (existing ones are skipped by their natural keys) and adds the new ones to their
  * operators' fact totals; returns how many were new. Two statements whatever the number of facts.
  * Must run inside a transaction together with `deriveOperatorCounters`.
@@ -112,12 +179,7 @@ export async function insertOperatorFacts(
 ): Promise<number> {
   if (facts.length === 0) return 0;
   const now = nowAsDate(context.clock);
-  const rows = facts.map((fact) => ({
-    kind: fact.kind,
-    operator_address: fact.operator.toLowerCase(),
-    task_id: fact.kind === 'unsuspended' ? null : fact.taskId.toLowerCase(),
-    misses_cleared: fact.kind === 'unsuspended' ? fact.missesCleared : null,
-  }));
+  const rows = facts.map(toFactColumns);
   // One JSON parameter: the same statement for any number of facts.
   const inserted = await context.db
     .insertInto('operator_facts')
@@ -150,41 +212,21 @@ export function createOperatorFactsRepository(context: QueryContext<DB>): Operat
   return {
     async merge(facts, options) {
       const operation = 'operatorFacts.merge';
-      const checks = inputChecks(operation);
-      const checked = checks
-        .array('facts', facts, MAX_FACTS_PER_MERGE)
-        .map((fact, index) => checkOperatorFact(checks, `facts[${index}]`, fact));
-      const suspendAtMisses = checks.positiveInteger(
-        'suspendAtMisses',
-        options?.suspendAtMisses,
-        1000,
-      );
+      const { checked, operators, suspendAtMisses } = checkFactsMerge(operation, facts, options);
       if (checked.length === 0) return { added: 0, changed: [] };
       return runQuery(operation, () =>
         context.transaction(async (tx) => {
           const added = await insertOperatorFacts(tx, checked);
-          const changed: OperatorRecord[] = [];
-          if (added === 0) return { added, changed };
-          // Every named operator, not only those with new facts: a counter written directly
-          // (recordSuccessfulResponses, an admin's `missing`) is replaced by the derived one.
-          const derived = await deriveOperatorCounters(
-            tx,
-            checked.map((fact) => fact.operator),
-            suspendAtMisses,
-          );
-          for (const result of derived.values()) {
-            if (result.statusChanged) changed.push(result.operator);
-          }
-          return { added, changed };
+          if (added === 0) return { added, changed: [] };
+          const derived = await deriveOperatorCounters(tx, operators, suspendAtMisses);
+          return { added, changed: changedOperators(derived) };
         }),
       );
     },
 
     async listAfter(afterSeq, limit) {
       const operation = 'operatorFacts.listAfter';
-      const checks = inputChecks(operation);
-      const after = checks.counter('afterSeq', afterSeq);
-      const max = checks.positiveInteger('limit', limit, MAX_LIST_LIMIT);
+      const { after, max } = checkFactsPage(operation, afterSeq, limit);
       return runQuery(operation, async () => {
         const rows = await context.db
           .selectFrom('operator_facts')
@@ -230,12 +272,7 @@ export function createOperatorFactsRepository(context: QueryContext<DB>): Operat
           .select(['misses', 'successes', 'unsuspends', 'misses_cleared'])
           .where('operator_address', '=', key)
           .executeTakeFirst();
-        return {
-          misses: Number(row?.misses ?? 0),
-          successes: Number(row?.successes ?? 0),
-          unsuspends: Number(row?.unsuspends ?? 0),
-          missesCleared: Number(row?.misses_cleared ?? 0),
-        };
+        return toFactTotals(row);
       });
     },
   };

@@ -129,6 +129,22 @@ export function checkOperatorResponseBatch(
   );
 }
 
+/** `get`'s arguments checked: the task's and the operator's keys (shared with the memory adapter). */
+export function checkResponseKey(operation: string, taskId: Hex, operatorAddress: Address) {
+  const checks = inputChecks(operation);
+  const task = checks.bytes32('taskId', taskId);
+  const operator = checks.address('operatorAddress', operatorAddress);
+  return { task, operator };
+}
+
+/**
+ * The error for an answer that a skipped insert said was stored and then was not found: a bug or
+ * a deleted row, never a caller's mistake (shared with the memory adapter).
+ */
+export function vanishedResponse(taskId: string, operatorAddress: string): Error {
+  return new Error(`response of ${operatorAddress} to ${taskId} vanished`);
+}
+
 export function createOperatorTaskResponsesRepository(
   context: QueryContext<DB>,
 ): OperatorTaskResponsesRepository {
@@ -154,7 +170,7 @@ export function createOperatorTaskResponsesRepository(
           .executeTakeFirst();
         if (inserted) return { response: toOperatorResponseRecord(inserted), recorded: true };
         const stored = await selectResponse(taskId, operatorAddress);
-        if (!stored) throw new Error(`response of ${operatorAddress} to ${taskId} vanished`);
+        if (!stored) throw vanishedResponse(taskId, operatorAddress);
         return { response: toOperatorResponseRecord(stored), recorded: false };
       });
     },
@@ -190,9 +206,7 @@ export function createOperatorTaskResponsesRepository(
 
     async get(taskId, operatorAddress) {
       const operation = 'operatorResponses.get';
-      const checks = inputChecks(operation);
-      const task = checks.bytes32('taskId', taskId);
-      const operator = checks.address('operatorAddress', operatorAddress);
+      const { task, operator } = checkResponseKey(operation, taskId, operatorAddress);
       return runQuery(operation, async () => {
         const row = await selectResponse(task, operator);
         return row ? toOperatorResponseRecord(row) : undefined;

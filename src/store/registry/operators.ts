@@ -6,7 +6,7 @@ import type { DB, Operators } from '../generated/registry-db.ts';
 import { nowAsDate, type QueryContext, runQuery } from '../query-context.ts';
 import { storedAddress, storedMs, storedOneOf, storedOperatorStatus } from '../stored-values.ts';
 import { inputChecks, MAX_LIST_LIMIT } from '../validate.ts';
-import { deriveOperatorCounters } from './operator-counters.ts';
+import { type DerivedOperator, deriveOperatorCounters } from './operator-counters.ts';
 import { insertOperatorFacts } from './operator-facts.ts';
 
 /** Any status but `suspended`: what an operator can be suspended from. */
@@ -202,6 +202,120 @@ export function checkPrecondition(
   return inputChecks(operation).operatorStatus('expectedStatus', precondition.expectedStatus);
 }
 
+/**
+ * The statuses `listByStatus` filters on (one status or a list of them), checked. Shared with the
+ * memory adapter so both refuse the same arguments.
+ */
+export function checkStatusFilter(
+  operation: string,
+  status: OperatorStatus | readonly OperatorStatus[],
+): OperatorStatus[] {
+  const checks = inputChecks(operation);
+  return Array.isArray(status)
+    ? checks
+        .array('status', status, OPERATOR_STATUSES.length)
+        .map((item, index) => checks.operatorStatus(`status[${index}]`, item))
+    : [checks.operatorStatus('status', status)];
+}
+
+/** `countByStatus`'s starting point: every status, counted 0 (shared with the memory adapter). */
+export function emptyStatusCounts(): Record<OperatorStatus, number> {
+  return Object.fromEntries(OPERATOR_STATUSES.map((status) => [status, 0])) as Record<
+    OperatorStatus,
+    number
+  >;
+}
+
+/** The checked arguments of an operator update: which row, what to set, under what precondition. */
+export interface CheckedOperatorUpdate {
+  key: string;
+  columns: OperatorUpdateColumns;
+  expectedStatus: OperatorStatus | undefined;
+}
+
+/** `updateStatus`'s arguments checked, in order (shared with the memory adapter). */
+export function checkStatusUpdate(
+  operation: string,
+  address: Address,
+  status: OperatorStatus,
+  precondition: StatusPrecondition | undefined,
+): CheckedOperatorUpdate {
+  const checks = inputChecks(operation);
+  const key = checks.address('address', address);
+  const columns = { status: checks.operatorStatus('status', status) };
+  return { key, columns, expectedStatus: checkPrecondition(operation, precondition) };
+}
+
+/** `update`'s arguments checked, in order (shared with the memory adapter). */
+export function checkOperatorUpdate(
+  operation: string,
+  address: Address,
+  patch: OperatorPatch,
+  precondition: StatusPrecondition | undefined,
+): CheckedOperatorUpdate {
+  const key = inputChecks(operation).address('address', address);
+  const columns = checkPatch(operation, patch);
+  return { key, columns, expectedStatus: checkPrecondition(operation, precondition) };
+}
+
+/** `recordMiss`'s arguments checked (shared with the memory adapter). */
+export function checkMiss(
+  operation: string,
+  address: Address,
+  options: { suspendAtMisses: number; taskId: Hex },
+) {
+  const checks = inputChecks(operation);
+  const key = checks.address('address', address);
+  const suspendAtMisses = checks.positiveInteger('suspendAtMisses', options?.suspendAtMisses, 1000);
+  const taskId = checks.bytes32('taskId', options?.taskId);
+  return { key, suspendAtMisses, taskId };
+}
+
+/**
+ * `recordMiss`'s result from the operator's derivation after the miss: the operator as it is now
+ * and whether this miss suspended it (NotFound when the derivation did not find it).
+ */
+export function missOutcome(
+  operation: string,
+  key: string,
+  derived: DerivedOperator | undefined,
+): { operator: OperatorRecord; suspendedNow: boolean } {
+  if (!derived) throw new StoreNotFoundError(operation, 'operator', key);
+  return { operator: derived.operator, suspendedNow: derived.suspendedNow };
+}
+
+/**
+ * `recordSuccessfulResponses`'s addresses checked, lowercase and without repeats (shared with the
+ * memory adapter).
+ */
+export function checkOperatorAddresses(operation: string, addresses: readonly Address[]): string[] {
+  const checks = inputChecks(operation);
+  return [
+    ...new Set(
+      checks
+        .array('addresses', addresses, MAX_OPERATORS_PER_CALL)
+        .map((address, index) => checks.address(`addresses[${index}]`, address)),
+    ),
+  ];
+}
+
+/**
+ * The refusal of an update whose expected status does not hold: one message for `update`,
+ * `updateStatus` and the epoch advance, in SQL and in memory.
+ */
+export function statusPreconditionError(
+  operation: string,
+  address: string,
+  current: string,
+  expected: OperatorStatus | undefined,
+): StoreConflictError {
+  return new StoreConflictError(
+    operation,
+    'STATUS_PRECONDITION',
+    `operator ${address} is ${current}, not ${expected}`,
+  );
+}
+
 /** The row's current status, unless it is already suspended (then the one it came from). */
 const STATUS_BEING_SUSPENDED = sql<string | null>`
   CASE WHEN status = 'suspended' THEN status_before_suspension ELSE status END`;
@@ -300,11 +414,7 @@ export async function updateOperator(
     .where('address', '=', address)
     .executeTakeFirst();
   if (!current) throw new StoreNotFoundError(operation, 'operator', address);
-  throw new StoreConflictError(
-    operation,
-    'STATUS_PRECONDITION',
-    `operator ${address} is ${current.status}, not ${expectedStatus}`,
-  );
+  throw statusPreconditionError(operation, address, current.status, expectedStatus);
 }
 
 export function createOperatorsRepository(context: QueryContext<DB>): OperatorsRepository {
@@ -374,12 +484,7 @@ export function createOperatorsRepository(context: QueryContext<DB>): OperatorsR
 
     async listByStatus(status) {
       const operation = 'operators.listByStatus';
-      const checks = inputChecks(operation);
-      const statuses = Array.isArray(status)
-        ? checks
-            .array('status', status, OPERATOR_STATUSES.length)
-            .map((item, index) => checks.operatorStatus(`status[${index}]`, item))
-        : [checks.operatorStatus('status', status)];
+      const statuses = checkStatusFilter(operation, status);
       if (statuses.length === 0) return Promise.resolve([]);
       return runQuery(operation, async () => {
         const rows = await context.db
@@ -399,10 +504,7 @@ export function createOperatorsRepository(context: QueryContext<DB>): OperatorsR
           .select((eb) => ['status', eb.fn.countAll<number>().as('count')])
           .groupBy('status')
           .execute();
-        const counts = Object.fromEntries(OPERATOR_STATUSES.map((status) => [status, 0])) as Record<
-          OperatorStatus,
-          number
-        >;
+        const counts = emptyStatusCounts();
         for (const row of rows) counts[storedOperatorStatus(row.status)] = Number(row.count);
         return counts;
       });
@@ -410,35 +512,23 @@ export function createOperatorsRepository(context: QueryContext<DB>): OperatorsR
 
     async updateStatus(address, status, precondition) {
       const operation = 'operators.updateStatus';
-      const checks = inputChecks(operation);
-      const key = checks.address('address', address);
-      const columns = { status: checks.operatorStatus('status', status) };
-      const expectedStatus = checkPrecondition(operation, precondition);
+      const update = checkStatusUpdate(operation, address, status, precondition);
       return runQuery(operation, () =>
-        updateOperator(context, operation, key, columns, expectedStatus),
+        updateOperator(context, operation, update.key, update.columns, update.expectedStatus),
       );
     },
 
     async update(address, patch, precondition) {
       const operation = 'operators.update';
-      const key = inputChecks(operation).address('address', address);
-      const columns = checkPatch(operation, patch);
-      const expectedStatus = checkPrecondition(operation, precondition);
+      const update = checkOperatorUpdate(operation, address, patch, precondition);
       return runQuery(operation, () =>
-        updateOperator(context, operation, key, columns, expectedStatus),
+        updateOperator(context, operation, update.key, update.columns, update.expectedStatus),
       );
     },
 
     async recordMiss(address, options) {
       const operation = 'operators.recordMiss';
-      const checks = inputChecks(operation);
-      const key = checks.address('address', address);
-      const suspendAtMisses = checks.positiveInteger(
-        'suspendAtMisses',
-        options?.suspendAtMisses,
-        1000,
-      );
-      const taskId = checks.bytes32('taskId', options?.taskId);
+      const { key, suspendAtMisses, taskId } = checkMiss(operation, address, options);
       return runQuery(operation, () =>
         context.transaction(async (tx) => {
           const exists = await tx.db
@@ -450,23 +540,15 @@ export function createOperatorsRepository(context: QueryContext<DB>): OperatorsR
           // The miss is a replicated fact keyed by (task, operator): a second miss of the same
           // task (here, or collected by another registry) counts nothing.
           await insertOperatorFacts(tx, [{ kind: 'missed', operator: key, taskId }]);
-          const derived = (await deriveOperatorCounters(tx, [key], suspendAtMisses)).get(key);
-          if (!derived) throw new StoreNotFoundError(operation, 'operator', key);
-          return { operator: derived.operator, suspendedNow: derived.suspendedNow };
+          const derived = await deriveOperatorCounters(tx, [key], suspendAtMisses);
+          return missOutcome(operation, key, derived.get(key));
         }),
       );
     },
 
     async recordSuccessfulResponses(addresses) {
       const operation = 'operators.recordSuccessfulResponses';
-      const checks = inputChecks(operation);
-      const keys = [
-        ...new Set(
-          checks
-            .array('addresses', addresses, MAX_OPERATORS_PER_CALL)
-            .map((address, index) => checks.address(`addresses[${index}]`, address)),
-        ),
-      ];
+      const keys = checkOperatorAddresses(operation, addresses);
       if (keys.length === 0) return Promise.resolve();
       return runQuery(operation, () =>
         context.transaction(async (tx) => {

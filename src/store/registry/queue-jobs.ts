@@ -3,28 +3,25 @@ import { StoreConflictError, StoreNotFoundError } from '../errors.ts';
 import type { DB, QueueJobs } from '../generated/registry-db.ts';
 import { type QueryContext, runQuery } from '../query-context.ts';
 import { msAsDate, storedMs, storedOneOf } from '../stored-values.ts';
-import { type InputChecks, inputChecks, type JsonValue, MAX_LIST_LIMIT } from '../validate.ts';
-import { QUEUE_JOB_EVENT_KINDS, type QueueJobEvent, type QueueJobEventKind } from './queue-log.ts';
+import type { JsonValue } from '../validate.ts';
+import * as queueChecks from './queue-checks.ts';
+import { bounded, type CheckedEnqueue, JOB_STATUSES, type JobStatus } from './queue-checks.ts';
+import { type QueueJobEvent, type QueueJobEventKind, toQueueJobEvent } from './queue-log.ts';
 
-/** The status index: `ready → running → done | failed` (and `running → ready` on a retry). */
-export type JobStatus = 'ready' | 'running' | 'done' | 'failed';
-export const JOB_STATUSES: readonly JobStatus[] = ['ready', 'running', 'done', 'failed'];
-
-/** Bounds ("put a limit on everything"). */
-export const MAX_JOB_PAYLOAD_BYTES = 16 * 1024;
-/** Progress and results may hold a signed transaction, whose size grows with the signer count. */
-export const MAX_JOB_PROGRESS_BYTES = 128 * 1024;
-export const MAX_JOB_ATTEMPTS = 1_000;
-export const MAX_LEASE_MS = 60 * 60 * 1000;
-export const MAX_JOB_DELAY_MS = 24 * 60 * 60 * 1000;
-export const MAX_DEQUEUE_BATCH = 1_000;
-/** Errors and dead-letter reasons longer than this are cut (never refused: that would lose the job). */
-export const MAX_JOB_ERROR_LENGTH = 1_024;
-export const DEFAULT_MAX_ATTEMPTS = 5;
-export const DEFAULT_BACKOFF = { initialMs: 1_000, maxMs: 60_000 } as const;
-
-const QUEUE_NAME = /^[a-z][a-z0-9_.-]{0,63}$/;
-const WORKER_ID = /^[A-Za-z0-9][A-Za-z0-9_.:@/-]{0,127}$/;
+export {
+  bounded,
+  DEFAULT_BACKOFF,
+  DEFAULT_MAX_ATTEMPTS,
+  JOB_STATUSES,
+  type JobStatus,
+  MAX_DEQUEUE_BATCH,
+  MAX_JOB_ATTEMPTS,
+  MAX_JOB_DELAY_MS,
+  MAX_JOB_ERROR_LENGTH,
+  MAX_JOB_PAYLOAD_BYTES,
+  MAX_JOB_PROGRESS_BYTES,
+  MAX_LEASE_MS,
+} from './queue-checks.ts';
 
 export interface EnqueueJobInput {
   /** e.g. "task.collect"; lowercase, at most 64 characters. */
@@ -200,82 +197,35 @@ export function backoffDelayMs(backoff: { initialMs: number; maxMs: number }, at
   return Math.min(backoff.maxMs, backoff.initialMs * 2 ** exponent);
 }
 
-/** Cuts text to the stored bound; an error message never makes a retry fail. */
-export function bounded(text: string): string {
-  const single = text.length === 0 ? '(no message)' : text;
-  return single.length > MAX_JOB_ERROR_LENGTH
-    ? `${single.slice(0, MAX_JOB_ERROR_LENGTH - 1)}…`
-    : single;
-}
-
-export function checkQueueName(checks: InputChecks, field: string, value: unknown): string {
-  return checks.matching(
-    field,
-    value,
-    QUEUE_NAME,
-    'a queue name (lowercase, a-z0-9_.-, 1–64 characters)',
-  );
-}
-
-export function checkWorkerId(checks: InputChecks, value: unknown): string {
-  return checks.matching(
-    'workerId',
-    value,
-    WORKER_ID,
-    'a worker id (1–128 characters: A-Za-z0-9_.:@/-)',
-  );
-}
-
-export function checkLease(checks: InputChecks, lease: unknown): JobLease {
-  checks.require(typeof lease === 'object' && lease !== null, 'lease', 'expected a JobLease');
-  const value = lease as Partial<JobLease>;
-  return {
-    jobId: checks.rowId('lease.jobId', value.jobId),
-    attempt: checks.counter('lease.attempt', value.attempt),
-    workerId: checkWorkerId(checks, value.workerId),
-  };
-}
-
 type Row = Selectable<QueueJobs>;
 type Db = QueryContext<DB>['db'];
 
-interface NewEvent {
-  jobId: number;
-  kind: QueueJobEventKind;
-  attempt: number;
-  workerId?: string | null;
-  detail?: string | null;
-}
+/*
+ * The queue's rules on a job row that do not depend on how rows are stored: the SQL store below
+ * and the memory store (adapters/store-memory/memory-registry-queue.ts) both apply them, so the
+ * two give the same errors, reasons and log entries.
+ */
 
-async function logEvents(db: Db, at: Date, events: readonly NewEvent[]): Promise<void> {
-  if (events.length === 0) return;
-  await db
-    .insertInto('queue_job_events')
-    .values(
-      events.map((event) => ({
-        job_id: event.jobId,
-        kind: event.kind,
-        attempt: event.attempt,
-        worker_id: event.workerId ?? null,
-        detail: event.detail === undefined || event.detail === null ? null : bounded(event.detail),
-        at,
-      })),
-    )
-    .execute();
+/** Whether the row is still leased by `lease` (running, same attempt, same worker). */
+export function holdsLease(
+  row: Pick<Row, 'status' | 'attempts' | 'leased_by'>,
+  lease: JobLease,
+): boolean {
+  return (
+    row.status === 'running' && row.attempts === lease.attempt && row.leased_by === lease.workerId
+  );
 }
 
 /**
- * The row of a lease the caller must still hold, locked for the change. Refused: an unknown job
- * (StoreNotFoundError), a finished one (JOB_FINISHED), or one whose lease moved on (LEASE_LOST:
- * it ran out and another worker took the job, or the job went back to ready).
+ * The row of a lease the caller must still hold. Refused: an unknown job (StoreNotFoundError), a
+ * finished one (JOB_FINISHED), or one whose lease moved on (LEASE_LOST: it ran out and another
+ * worker took the job, or the job went back to ready).
  */
-async function heldRow(db: Db, operation: string, lease: JobLease): Promise<Row> {
-  const row = await db
-    .selectFrom('queue_jobs')
-    .selectAll()
-    .where('id', '=', lease.jobId)
-    .forUpdate()
-    .executeTakeFirst();
+export function checkHeldRow<R extends Row>(
+  operation: string,
+  lease: JobLease,
+  row: R | undefined,
+): R {
   if (!row) throw new StoreNotFoundError(operation, 'queue job', String(lease.jobId));
   if (row.status === 'done' || row.status === 'failed') {
     throw new StoreConflictError(
@@ -284,11 +234,7 @@ async function heldRow(db: Db, operation: string, lease: JobLease): Promise<Row>
       `job ${row.id} (${row.queue}) already ended as ${row.status}${row.dead_letter_reason ? `: ${row.dead_letter_reason}` : ''}`,
     );
   }
-  if (
-    row.status !== 'running' ||
-    row.attempts !== lease.attempt ||
-    row.leased_by !== lease.workerId
-  ) {
+  if (!holdsLease(row, lease)) {
     const now =
       row.status === 'running'
         ? `attempt ${row.attempts} by ${row.leased_by} holds it now`
@@ -302,13 +248,170 @@ async function heldRow(db: Db, operation: string, lease: JobLease): Promise<Row>
   return row;
 }
 
+/** An enqueue of `job` whose key the stored job `jobId` has, with another payload. */
+export function idempotencyMismatch(
+  operation: string,
+  jobId: number,
+  job: Pick<CheckedEnqueue, 'queue' | 'idempotencyKey'>,
+): StoreConflictError {
+  return new StoreConflictError(
+    operation,
+    'IDEMPOTENCY_MISMATCH',
+    `job ${jobId} has idempotency key ${JSON.stringify(job.idempotencyKey)} on ${job.queue} with a different payload`,
+  );
+}
+
+type LeaseCandidate = Pick<Row, 'id' | 'attempts' | 'max_attempts' | 'status' | 'leased_by'>;
+
+/** Why a candidate on its last attempt is dead-lettered instead of leased again. */
+export function lastAttemptReason(row: LeaseCandidate): string {
+  return row.status === 'running'
+    ? `the lease of the last attempt (${row.attempts} of ${row.max_attempts}) held by ${row.leased_by} ran out`
+    : `released on the last attempt (${row.attempts} of ${row.max_attempts})`;
+}
+
+/** The `leased` event's detail: a take-over says whose lease ran out. */
+export function takeOverDetail(before: Pick<Row, 'status' | 'leased_by'> | undefined) {
+  return before?.status === 'running' ? `the lease held by ${before.leased_by} ran out` : null;
+}
+
+/** The dead-letter reason of a retry on the last attempt. */
+export function gaveUpReason(attempts: number, error: string): string {
+  return bounded(`gave up after ${attempts} attempt${attempts === 1 ? '' : 's'}: ${error}`);
+}
+
+/** How long a retried job waits: the caller's delay, else the job's backoff. */
+export function retryDelayMs(
+  row: Pick<Row, 'attempts' | 'backoff_initial_ms' | 'backoff_max_ms'>,
+  delayMs: number | undefined,
+): number {
+  return (
+    delayMs ??
+    backoffDelayMs({ initialMs: row.backoff_initial_ms, maxMs: row.backoff_max_ms }, row.attempts)
+  );
+}
+
+/** `extendLeases`' answer: the leases whose job was extended are held, the others lost. */
+export function splitLeases(leases: readonly JobLease[], extended: ReadonlySet<number>) {
+  return {
+    held: leases.filter((lease) => extended.has(lease.jobId)),
+    lost: leases.filter((lease) => !extended.has(lease.jobId)),
+  };
+}
+
+/** A queue's numbers before any job is counted. */
+export function emptyQueueStats(queue: string): QueueStats {
+  return {
+    queue,
+    ready: 0,
+    running: 0,
+    done: 0,
+    failed: 0,
+    readyNow: 0,
+    expiredLeases: 0,
+    oldestUnfinishedAgeMs: null,
+  };
+}
+
+/** The columns of a new job (the store adds the id and the defaults of the other columns). */
+export function newJobColumns(job: CheckedEnqueue, at: Date) {
+  return {
+    queue: job.queue,
+    idempotency_key: job.idempotencyKey,
+    group_key: job.groupKey,
+    payload: job.payloadJson,
+    status: 'ready' as const,
+    max_attempts: job.maxAttempts,
+    backoff_initial_ms: job.backoff.initialMs,
+    backoff_max_ms: job.backoff.maxMs,
+    visible_at: job.visibleAtMs === undefined ? at : msAsDate(job.visibleAtMs),
+    created_at: at,
+    updated_at: at,
+  };
+}
+
+/** The columns a dead letter sets: failed for good, no holder, with the reason. */
+export function deadLetterColumns(reason: string, at: Date) {
+  return {
+    status: 'failed' as const,
+    leased_by: null,
+    dead_letter_reason: reason,
+    finished_at: at,
+    updated_at: at,
+  };
+}
+
+/** An entry for the write log, before it is stored. */
+export interface NewQueueJobEvent {
+  jobId: number;
+  kind: QueueJobEventKind;
+  attempt: number;
+  workerId?: string | null;
+  detail?: string | null;
+}
+
+/** The `queue_job_events` columns of a new entry (all but the id); the detail cut to the bound. */
+export function queueJobEventColumns(event: NewQueueJobEvent, at: Date) {
+  return {
+    job_id: event.jobId,
+    kind: event.kind,
+    attempt: event.attempt,
+    worker_id: event.workerId ?? null,
+    detail: event.detail === undefined || event.detail === null ? null : bounded(event.detail),
+    at,
+  };
+}
+
+/** The log entry of a change the holder of `lease` made; `attempt` is the job's after it. */
+export function heldEvent(
+  lease: JobLease,
+  kind: QueueJobEventKind,
+  attempt: number,
+  detail?: string,
+): NewQueueJobEvent {
+  return { jobId: lease.jobId, kind, attempt, workerId: lease.workerId, detail: detail ?? null };
+}
+
+/** The log entries of one change to many jobs (release, wake), `workerId` when a worker made it. */
+export function rowEvents(
+  rows: readonly Pick<Row, 'id' | 'attempts'>[],
+  kind: QueueJobEventKind,
+  workerId?: string,
+): NewQueueJobEvent[] {
+  return rows.map((row) => ({
+    jobId: row.id,
+    kind,
+    attempt: row.attempts,
+    workerId: workerId ?? null,
+  }));
+}
+
+async function logEvents(db: Db, at: Date, events: readonly NewQueueJobEvent[]): Promise<void> {
+  if (events.length === 0) return;
+  await db
+    .insertInto('queue_job_events')
+    .values(events.map((event) => queueJobEventColumns(event, at)))
+    .execute();
+}
+
+/** The row of a lease the caller must still hold (see `checkHeldRow`), locked for the change. */
+async function heldRow(db: Db, operation: string, lease: JobLease): Promise<Row> {
+  const row = await db
+    .selectFrom('queue_jobs')
+    .selectAll()
+    .where('id', '=', lease.jobId)
+    .forUpdate()
+    .executeTakeFirst();
+  return checkHeldRow(operation, lease, row);
+}
+
 export function createQueueRepository(context: QueryContext<DB>): QueueRepository {
   const now = () => context.clock.now();
 
   /** Leases the given candidate rows (already locked) or dead-letters the exhausted ones. */
   async function leaseRows(
     db: Db,
-    candidates: readonly Pick<Row, 'id' | 'attempts' | 'max_attempts' | 'status' | 'leased_by'>[],
+    candidates: readonly LeaseCandidate[],
     workerId: string,
     leaseMs: number,
   ): Promise<LeasedJob[]> {
@@ -317,19 +420,10 @@ export function createQueueRepository(context: QueryContext<DB>): QueueRepositor
     const exhausted = candidates.filter((row) => row.attempts >= row.max_attempts);
     const leasable = candidates.filter((row) => row.attempts < row.max_attempts);
     for (const row of exhausted) {
-      const reason =
-        row.status === 'running'
-          ? `the lease of the last attempt (${row.attempts} of ${row.max_attempts}) held by ${row.leased_by} ran out`
-          : `released on the last attempt (${row.attempts} of ${row.max_attempts})`;
+      const reason = lastAttemptReason(row);
       await db
         .updateTable('queue_jobs')
-        .set({
-          status: 'failed',
-          leased_by: null,
-          dead_letter_reason: reason,
-          finished_at: at,
-          updated_at: at,
-        })
+        .set(deadLetterColumns(reason, at))
         .where('id', '=', row.id)
         .execute();
       await logEvents(db, at, [
@@ -363,10 +457,7 @@ export function createQueueRepository(context: QueryContext<DB>): QueueRepositor
         kind: 'leased' as const,
         attempt: row.attempts,
         workerId,
-        detail:
-          candidates.find((c) => c.id === row.id)?.status === 'running'
-            ? `the lease held by ${candidates.find((c) => c.id === row.id)?.leased_by} ran out`
-            : null,
+        detail: takeOverDetail(candidates.find((c) => c.id === row.id)),
       })),
     );
     return rows.map(leased);
@@ -375,52 +466,14 @@ export function createQueueRepository(context: QueryContext<DB>): QueueRepositor
   return {
     async enqueue(job) {
       const operation = 'queue.enqueue';
-      const checks = inputChecks(operation);
-      checks.require(typeof job === 'object' && job !== null, 'job', 'expected an object');
-      const queue = checkQueueName(checks, 'queue', job.queue);
-      const idempotencyKey = checks.text('idempotencyKey', job.idempotencyKey, 256);
-      const groupKey =
-        job.groupKey === undefined ? null : checks.text('groupKey', job.groupKey, 256);
-      const payload = checks.json('payload', job.payload, MAX_JOB_PAYLOAD_BYTES);
-      const maxAttempts =
-        job.maxAttempts === undefined
-          ? DEFAULT_MAX_ATTEMPTS
-          : checks.positiveInteger('maxAttempts', job.maxAttempts, MAX_JOB_ATTEMPTS);
-      const visibleAtMs =
-        job.visibleAtMs === undefined
-          ? undefined
-          : checks.timestampMs('visibleAtMs', job.visibleAtMs);
-      const backoff = job.backoff ?? DEFAULT_BACKOFF;
-      checks.require(
-        typeof backoff === 'object' && backoff !== null,
-        'backoff',
-        'expected { initialMs, maxMs }',
-      );
-      const initialMs = checks.positiveInteger(
-        'backoff.initialMs',
-        backoff.initialMs,
-        MAX_JOB_DELAY_MS,
-      );
-      const maxMs = checks.positiveInteger('backoff.maxMs', backoff.maxMs, MAX_JOB_DELAY_MS);
-      checks.require(maxMs >= initialMs, 'backoff.maxMs', 'must be at least backoff.initialMs');
+      const checked = queueChecks.checkEnqueue(operation, job);
+      const { queue, idempotencyKey, payloadJson } = checked;
       return runQuery(operation, () =>
         context.transaction(async (tx) => {
           const at = msAsDate(now());
           const inserted = await tx.db
             .insertInto('queue_jobs')
-            .values({
-              queue,
-              idempotency_key: idempotencyKey,
-              group_key: groupKey,
-              payload,
-              status: 'ready',
-              max_attempts: maxAttempts,
-              backoff_initial_ms: initialMs,
-              backoff_max_ms: maxMs,
-              visible_at: visibleAtMs === undefined ? at : msAsDate(visibleAtMs),
-              created_at: at,
-              updated_at: at,
-            })
+            .values(newJobColumns(checked, at))
             .onConflict((conflict) => conflict.constraint('queue_jobs_key_unique').doNothing())
             .returningAll()
             .executeTakeFirst();
@@ -431,19 +484,13 @@ export function createQueueRepository(context: QueryContext<DB>): QueueRepositor
           const stored = await tx.db
             .selectFrom('queue_jobs')
             .selectAll()
-            .select(sql<boolean>`payload = ${payload}::jsonb`.as('same_payload'))
+            .select(sql<boolean>`payload = ${payloadJson}::jsonb`.as('same_payload'))
             .where('queue', '=', queue)
             .where('idempotency_key', '=', idempotencyKey)
             .executeTakeFirst();
           if (!stored)
             throw new StoreNotFoundError(operation, 'queue job', `${queue}/${idempotencyKey}`);
-          if (!stored.same_payload) {
-            throw new StoreConflictError(
-              operation,
-              'IDEMPOTENCY_MISMATCH',
-              `job ${stored.id} has idempotency key ${JSON.stringify(idempotencyKey)} on ${queue} with a different payload`,
-            );
-          }
+          if (!stored.same_payload) throw idempotencyMismatch(operation, stored.id, checked);
           const { same_payload: _same, ...row } = stored;
           return { job: toQueueJob(row), created: false };
         }),
@@ -452,19 +499,7 @@ export function createQueueRepository(context: QueryContext<DB>): QueueRepositor
 
     async dequeue(options) {
       const operation = 'queue.dequeue';
-      const checks = inputChecks(operation);
-      checks.require(
-        typeof options === 'object' && options !== null,
-        'options',
-        'expected an object',
-      );
-      const queues = checks
-        .array('queues', options.queues, 64)
-        .map((queue, index) => checkQueueName(checks, `queues[${index}]`, queue));
-      checks.require(queues.length > 0, 'queues', 'name at least one queue');
-      const workerId = checkWorkerId(checks, options.workerId);
-      const leaseMs = checks.positiveInteger('leaseMs', options.leaseMs, MAX_LEASE_MS);
-      const limit = checks.positiveInteger('limit', options.limit, MAX_DEQUEUE_BATCH);
+      const { queues, workerId, leaseMs, limit } = queueChecks.checkDequeue(operation, options);
       return runQuery(operation, () =>
         context.transaction(async (tx) => {
           const candidates = await tx.db
@@ -486,15 +521,7 @@ export function createQueueRepository(context: QueryContext<DB>): QueueRepositor
 
     async lease(jobId, options) {
       const operation = 'queue.lease';
-      const checks = inputChecks(operation);
-      const id = checks.rowId('jobId', jobId);
-      checks.require(
-        typeof options === 'object' && options !== null,
-        'options',
-        'expected an object',
-      );
-      const workerId = checkWorkerId(checks, options.workerId);
-      const leaseMs = checks.positiveInteger('leaseMs', options.leaseMs, MAX_LEASE_MS);
+      const { id, workerId, leaseMs } = queueChecks.checkLeaseJob(operation, jobId, options);
       return runQuery(operation, () =>
         context.transaction(async (tx) => {
           const candidates = await tx.db
@@ -514,16 +541,7 @@ export function createQueueRepository(context: QueryContext<DB>): QueueRepositor
 
     async extendLeases(leases, options) {
       const operation = 'queue.extendLeases';
-      const checks = inputChecks(operation);
-      const checked = checks
-        .array('leases', leases, MAX_DEQUEUE_BATCH)
-        .map((lease) => checkLease(checks, lease));
-      checks.require(
-        typeof options === 'object' && options !== null,
-        'options',
-        'expected an object',
-      );
-      const leaseMs = checks.positiveInteger('leaseMs', options.leaseMs, MAX_LEASE_MS);
+      const { checked, leaseMs } = queueChecks.checkExtendLeases(operation, leases, options);
       if (checked.length === 0) return { held: [], lost: [] };
       return runQuery(operation, async () => {
         const nowMs = now();
@@ -544,37 +562,24 @@ export function createQueueRepository(context: QueryContext<DB>): QueueRepositor
           )
           .returning('id')
           .execute();
-        const extended = new Set(rows.map((row) => row.id));
-        return {
-          held: checked.filter((lease) => extended.has(lease.jobId)),
-          lost: checked.filter((lease) => !extended.has(lease.jobId)),
-        };
+        return splitLeases(checked, new Set(rows.map((row) => row.id)));
       });
     },
 
     async checkpoint(lease, progress) {
       const operation = 'queue.checkpoint';
-      const checks = inputChecks(operation);
-      const held = checkLease(checks, lease);
-      const text = checks.json('progress', progress, MAX_JOB_PROGRESS_BYTES);
+      const { held, progressJson } = queueChecks.checkCheckpoint(operation, lease, progress);
       return runQuery(operation, () =>
         context.transaction(async (tx) => {
           await heldRow(tx.db, operation, held);
           const at = msAsDate(now());
           const row = await tx.db
             .updateTable('queue_jobs')
-            .set({ progress: text, updated_at: at })
+            .set({ progress: progressJson, updated_at: at })
             .where('id', '=', held.jobId)
             .returningAll()
             .executeTakeFirstOrThrow();
-          await logEvents(tx.db, at, [
-            {
-              jobId: held.jobId,
-              kind: 'checkpointed',
-              attempt: row.attempts,
-              workerId: held.workerId,
-            },
-          ]);
+          await logEvents(tx.db, at, [heldEvent(held, 'checkpointed', row.attempts)]);
           return toQueueJob(row);
         }),
       );
@@ -582,25 +587,24 @@ export function createQueueRepository(context: QueryContext<DB>): QueueRepositor
 
     async ack(lease, options = {}) {
       const operation = 'queue.ack';
-      const checks = inputChecks(operation);
-      const held = checkLease(checks, lease);
-      const result =
-        options.result === undefined
-          ? null
-          : checks.json('result', options.result, MAX_JOB_PROGRESS_BYTES);
+      const { held, resultJson } = queueChecks.checkAck(operation, lease, options);
       return runQuery(operation, () =>
         context.transaction(async (tx) => {
           await heldRow(tx.db, operation, held);
           const at = msAsDate(now());
           const row = await tx.db
             .updateTable('queue_jobs')
-            .set({ status: 'done', leased_by: null, result, finished_at: at, updated_at: at })
+            .set({
+              status: 'done',
+              leased_by: null,
+              result: resultJson,
+              finished_at: at,
+              updated_at: at,
+            })
             .where('id', '=', held.jobId)
             .returningAll()
             .executeTakeFirstOrThrow();
-          await logEvents(tx.db, at, [
-            { jobId: held.jobId, kind: 'acked', attempt: row.attempts, workerId: held.workerId },
-          ]);
+          await logEvents(tx.db, at, [heldEvent(held, 'acked', row.attempts)]);
           return toQueueJob(row);
         }),
       );
@@ -608,61 +612,24 @@ export function createQueueRepository(context: QueryContext<DB>): QueueRepositor
 
     async retry(lease, options) {
       const operation = 'queue.retry';
-      const checks = inputChecks(operation);
-      const held = checkLease(checks, lease);
-      checks.require(
-        typeof options === 'object' && options !== null,
-        'options',
-        'expected { error }',
-      );
-      checks.require(typeof options.error === 'string', 'error', 'expected the error message');
-      const error = bounded(options.error);
-      const delayMs =
-        options.delayMs === undefined ? undefined : checks.counter('delayMs', options.delayMs);
-      checks.require(
-        delayMs === undefined || delayMs <= MAX_JOB_DELAY_MS,
-        'delayMs',
-        `at most ${MAX_JOB_DELAY_MS} ms (one day)`,
-      );
+      const { held, error, delayMs } = queueChecks.checkRetry(operation, lease, options);
       return runQuery(operation, () =>
         context.transaction(async (tx) => {
           const row = await heldRow(tx.db, operation, held);
           const nowMs = now();
           const at = msAsDate(nowMs);
           if (row.attempts >= row.max_attempts) {
-            const reason = bounded(
-              `gave up after ${row.attempts} attempt${row.attempts === 1 ? '' : 's'}: ${error}`,
-            );
+            const reason = gaveUpReason(row.attempts, error);
             const failed = await tx.db
               .updateTable('queue_jobs')
-              .set({
-                status: 'failed',
-                leased_by: null,
-                last_error: error,
-                dead_letter_reason: reason,
-                finished_at: at,
-                updated_at: at,
-              })
+              .set({ ...deadLetterColumns(reason, at), last_error: error })
               .where('id', '=', held.jobId)
               .returningAll()
               .executeTakeFirstOrThrow();
-            await logEvents(tx.db, at, [
-              {
-                jobId: held.jobId,
-                kind: 'deadLettered',
-                attempt: failed.attempts,
-                workerId: held.workerId,
-                detail: reason,
-              },
-            ]);
+            await logEvents(tx.db, at, [heldEvent(held, 'deadLettered', failed.attempts, reason)]);
             return { job: toQueueJob(failed), deadLettered: true };
           }
-          const wait =
-            delayMs ??
-            backoffDelayMs(
-              { initialMs: row.backoff_initial_ms, maxMs: row.backoff_max_ms },
-              row.attempts,
-            );
+          const wait = retryDelayMs(row, delayMs);
           const ready = await tx.db
             .updateTable('queue_jobs')
             .set({
@@ -675,15 +642,7 @@ export function createQueueRepository(context: QueryContext<DB>): QueueRepositor
             .where('id', '=', held.jobId)
             .returningAll()
             .executeTakeFirstOrThrow();
-          await logEvents(tx.db, at, [
-            {
-              jobId: held.jobId,
-              kind: 'retried',
-              attempt: ready.attempts,
-              workerId: held.workerId,
-              detail: error,
-            },
-          ]);
+          await logEvents(tx.db, at, [heldEvent(held, 'retried', ready.attempts, error)]);
           return { job: toQueueJob(ready), deadLettered: false };
         }),
       );
@@ -691,39 +650,18 @@ export function createQueueRepository(context: QueryContext<DB>): QueueRepositor
 
     async deadLetter(lease, options) {
       const operation = 'queue.deadLetter';
-      const checks = inputChecks(operation);
-      const held = checkLease(checks, lease);
-      checks.require(
-        typeof options === 'object' && options !== null,
-        'options',
-        'expected { reason }',
-      );
-      const reason = bounded(checks.text('reason', options.reason, Number.MAX_SAFE_INTEGER));
+      const { held, reason } = queueChecks.checkDeadLetter(operation, lease, options);
       return runQuery(operation, () =>
         context.transaction(async (tx) => {
           await heldRow(tx.db, operation, held);
           const at = msAsDate(now());
           const row = await tx.db
             .updateTable('queue_jobs')
-            .set({
-              status: 'failed',
-              leased_by: null,
-              dead_letter_reason: reason,
-              finished_at: at,
-              updated_at: at,
-            })
+            .set(deadLetterColumns(reason, at))
             .where('id', '=', held.jobId)
             .returningAll()
             .executeTakeFirstOrThrow();
-          await logEvents(tx.db, at, [
-            {
-              jobId: held.jobId,
-              kind: 'deadLettered',
-              attempt: row.attempts,
-              workerId: held.workerId,
-              detail: reason,
-            },
-          ]);
+          await logEvents(tx.db, at, [heldEvent(held, 'deadLettered', row.attempts, reason)]);
           return toQueueJob(row);
         }),
       );
@@ -731,13 +669,7 @@ export function createQueueRepository(context: QueryContext<DB>): QueueRepositor
 
     async releaseLeases(options) {
       const operation = 'queue.releaseLeases';
-      const checks = inputChecks(operation);
-      checks.require(
-        typeof options === 'object' && options !== null,
-        'options',
-        'expected { workerId }',
-      );
-      const workerId = checkWorkerId(checks, options.workerId);
+      const workerId = queueChecks.checkReleaseLeases(operation, options);
       return runQuery(operation, () =>
         context.transaction(async (tx) => {
           const at = msAsDate(now());
@@ -748,16 +680,7 @@ export function createQueueRepository(context: QueryContext<DB>): QueueRepositor
             .where('leased_by', '=', workerId)
             .returning(['id', 'attempts'])
             .execute();
-          await logEvents(
-            tx.db,
-            at,
-            rows.map((row) => ({
-              jobId: row.id,
-              kind: 'released' as const,
-              attempt: row.attempts,
-              workerId,
-            })),
-          );
+          await logEvents(tx.db, at, rowEvents(rows, 'released', workerId));
           return rows.length;
         }),
       );
@@ -765,19 +688,7 @@ export function createQueueRepository(context: QueryContext<DB>): QueueRepositor
 
     async wake(options) {
       const operation = 'queue.wake';
-      const checks = inputChecks(operation);
-      checks.require(
-        typeof options === 'object' && options !== null,
-        'options',
-        'expected { groupKey }',
-      );
-      const groupKey = checks.text('groupKey', options.groupKey, 256);
-      const queues =
-        options.queues === undefined
-          ? undefined
-          : checks
-              .array('queues', options.queues, 64)
-              .map((queue, index) => checkQueueName(checks, `queues[${index}]`, queue));
+      const { groupKey, queues } = queueChecks.checkWake(operation, options);
       return runQuery(operation, () =>
         context.transaction(async (tx) => {
           const at = msAsDate(now());
@@ -792,11 +703,7 @@ export function createQueueRepository(context: QueryContext<DB>): QueueRepositor
             query = query.where('queue', 'in', queues);
           }
           const rows = await query.returning(['id', 'attempts']).execute();
-          await logEvents(
-            tx.db,
-            at,
-            rows.map((row) => ({ jobId: row.id, kind: 'woken' as const, attempt: row.attempts })),
-          );
+          await logEvents(tx.db, at, rowEvents(rows, 'woken'));
           return rows.length;
         }),
       );
@@ -804,7 +711,7 @@ export function createQueueRepository(context: QueryContext<DB>): QueueRepositor
 
     async get(jobId) {
       const operation = 'queue.get';
-      const id = inputChecks(operation).rowId('jobId', jobId);
+      const id = queueChecks.checkJobId(operation, jobId);
       return runQuery(operation, async () => {
         const row = await context.db
           .selectFrom('queue_jobs')
@@ -817,9 +724,7 @@ export function createQueueRepository(context: QueryContext<DB>): QueueRepositor
 
     async getByKey(queue, idempotencyKey) {
       const operation = 'queue.getByKey';
-      const checks = inputChecks(operation);
-      const name = checkQueueName(checks, 'queue', queue);
-      const key = checks.text('idempotencyKey', idempotencyKey, 256);
+      const { name, key } = queueChecks.checkJobKey(operation, queue, idempotencyKey);
       return runQuery(operation, async () => {
         const row = await context.db
           .selectFrom('queue_jobs')
@@ -833,22 +738,7 @@ export function createQueueRepository(context: QueryContext<DB>): QueueRepositor
 
     async list(options) {
       const operation = 'queue.list';
-      const checks = inputChecks(operation);
-      checks.require(
-        typeof options === 'object' && options !== null,
-        'options',
-        'expected an object',
-      );
-      const limit = checks.positiveInteger('limit', options.limit, MAX_LIST_LIMIT);
-      const queue =
-        options.queue === undefined ? undefined : checkQueueName(checks, 'queue', options.queue);
-      const status =
-        options.status === undefined
-          ? undefined
-          : checks.oneOf('status', options.status, JOB_STATUSES);
-      const groupKey =
-        options.groupKey === undefined ? undefined : checks.text('groupKey', options.groupKey, 256);
-      const afterId = options.afterId === undefined ? 0 : checks.rowId('afterId', options.afterId);
+      const { limit, queue, status, groupKey, afterId } = queueChecks.checkList(operation, options);
       return runQuery(operation, async () => {
         let query = context.db.selectFrom('queue_jobs').selectAll().where('id', '>', afterId);
         if (queue !== undefined) query = query.where('queue', '=', queue);
@@ -880,16 +770,7 @@ export function createQueueRepository(context: QueryContext<DB>): QueueRepositor
         for (const row of rows) {
           let stats = byQueue.get(row.queue);
           if (!stats) {
-            stats = {
-              queue: row.queue,
-              ready: 0,
-              running: 0,
-              done: 0,
-              failed: 0,
-              readyNow: 0,
-              expiredLeases: 0,
-              oldestUnfinishedAgeMs: null,
-            };
+            stats = emptyQueueStats(row.queue);
             byQueue.set(row.queue, stats);
           }
           const status = storedOneOf(row.status, JOB_STATUSES);
@@ -908,15 +789,7 @@ export function createQueueRepository(context: QueryContext<DB>): QueueRepositor
 
     async nextVisibleAtMs(options) {
       const operation = 'queue.nextVisibleAtMs';
-      const checks = inputChecks(operation);
-      checks.require(
-        typeof options === 'object' && options !== null,
-        'options',
-        'expected { queues }',
-      );
-      const queues = checks
-        .array('queues', options.queues, 64)
-        .map((queue, index) => checkQueueName(checks, `queues[${index}]`, queue));
+      const queues = queueChecks.checkNextVisibleAtMs(operation, options);
       if (queues.length === 0) return undefined;
       return runQuery(operation, async () => {
         const row = await context.db
@@ -932,41 +805,18 @@ export function createQueueRepository(context: QueryContext<DB>): QueueRepositor
 
     async events(options) {
       const operation = 'queue.events';
-      const checks = inputChecks(operation);
-      checks.require(
-        typeof options === 'object' && options !== null,
-        'options',
-        'expected an object',
-      );
-      const limit = checks.positiveInteger('limit', options.limit, MAX_LIST_LIMIT);
-      const jobId = options.jobId === undefined ? undefined : checks.rowId('jobId', options.jobId);
-      const afterId = options.afterId === undefined ? 0 : checks.rowId('afterId', options.afterId);
+      const { limit, jobId, afterId } = queueChecks.checkEvents(operation, options);
       return runQuery(operation, async () => {
         let query = context.db.selectFrom('queue_job_events').selectAll().where('id', '>', afterId);
         if (jobId !== undefined) query = query.where('job_id', '=', jobId);
         const rows = await query.orderBy('id').limit(limit).execute();
-        return rows.map((row) => ({
-          id: row.id,
-          jobId: row.job_id,
-          kind: storedOneOf(row.kind, QUEUE_JOB_EVENT_KINDS),
-          attempt: row.attempt,
-          workerId: row.worker_id,
-          detail: row.detail,
-          atMs: storedMs(row.at),
-        }));
+        return rows.map(toQueueJobEvent);
       });
     },
 
     async purgeFinished(options) {
       const operation = 'queue.purgeFinished';
-      const checks = inputChecks(operation);
-      checks.require(
-        typeof options === 'object' && options !== null,
-        'options',
-        'expected an object',
-      );
-      const before = checks.timestampMs('finishedBeforeMs', options.finishedBeforeMs);
-      const limit = checks.positiveInteger('limit', options.limit, MAX_LIST_LIMIT);
+      const { before, limit } = queueChecks.checkPurgeFinished(operation, options);
       return runQuery(operation, () =>
         context.transaction(async (tx) => {
           const ids = (

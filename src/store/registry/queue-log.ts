@@ -1,3 +1,6 @@
+import type { Selectable } from 'kysely';
+import type { QueueJobEvents } from '../generated/registry-db.ts';
+import { storedMs, storedOneOf } from '../stored-values.ts';
 import type { JobStatus } from './queue-jobs.ts';
 
 /** What changed a queue job: one row of `queue_job_events`, the queue's write log. */
@@ -33,6 +36,19 @@ export interface QueueJobEvent {
   /** The error of a retry, the reason of a dead letter, … */
   detail: string | null;
   atMs: number;
+}
+
+/** A stored `queue_job_events` row as the record both stores return. */
+export function toQueueJobEvent(row: Selectable<QueueJobEvents>): QueueJobEvent {
+  return {
+    id: row.id,
+    jobId: row.job_id,
+    kind: storedOneOf(row.kind, QUEUE_JOB_EVENT_KINDS),
+    attempt: row.attempt,
+    workerId: row.worker_id,
+    detail: row.detail,
+    atMs: storedMs(row.at),
+  };
 }
 
 /** A job's state as the write log tells it. */

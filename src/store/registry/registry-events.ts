@@ -53,7 +53,10 @@ export interface RegistryEventsRepository {
 
 const EVENT_TYPE_PATTERN = /^[a-z][A-Za-z0-9]{0,63}$/;
 
-/** Validates an event into its columns (the chain log's four, all null for an off-chain event). */
+/**
+ * Validates an event into its columns but `id` and `recorded_at` (the chain log's four, all null
+ * for an off-chain event; `data` as checked JSON text). Shared with the memory adapter.
+ */
 export function checkRegistryEvent(operation: string, event: RegistryEventInput) {
   const checks = inputChecks(operation);
   checks.require(typeof event === 'object' && event !== null, 'event', 'expected an object');
@@ -81,10 +84,13 @@ export function checkRegistryEvent(operation: string, event: RegistryEventInput)
               : checks.bytes32('chainLog.transactionHash', log.transactionHash),
         };
   const data = checks.json('data', event.data ?? {}, MAX_EVENT_DATA_BYTES);
-  return { eventType, operatorAddress, chainColumns, data };
+  return { event_type: eventType, operator_address: operatorAddress, ...chainColumns, data };
 }
 
-/** Validates list options (`afterId` 0 and no filters when not given). */
+/**
+ * Validates list options (`afterId` 0 and no filters when not given). Shared with the memory
+ * adapter.
+ */
 export function checkRegistryEventListOptions(
   operation: string,
   options: RegistryEventListOptions,
@@ -137,20 +143,11 @@ export function createRegistryEventsRepository(
   return {
     async record(event) {
       const operation = 'registryEvents.record';
-      const { eventType, operatorAddress, chainColumns, data } = checkRegistryEvent(
-        operation,
-        event,
-      );
+      const columns = checkRegistryEvent(operation, event);
       return runQuery(operation, async () => {
         const inserted = await context.db
           .insertInto('registry_events')
-          .values({
-            event_type: eventType,
-            operator_address: operatorAddress,
-            ...chainColumns,
-            data,
-            recorded_at: nowAsDate(context.clock),
-          })
+          .values({ ...columns, recorded_at: nowAsDate(context.clock) })
           .onConflict((conflict) =>
             conflict.constraint('registry_events_chain_log_unique').doNothing(),
           )
@@ -160,8 +157,8 @@ export function createRegistryEventsRepository(
         const stored = await context.db
           .selectFrom('registry_events')
           .selectAll()
-          .where('block_hash', '=', chainColumns.block_hash)
-          .where('log_index', '=', chainColumns.log_index)
+          .where('block_hash', '=', columns.block_hash)
+          .where('log_index', '=', columns.log_index)
           .executeTakeFirstOrThrow();
         return { event: toRegistryEventRecord(stored), recorded: false };
       });
@@ -169,11 +166,9 @@ export function createRegistryEventsRepository(
 
     async list(options) {
       const operation = 'registryEvents.list';
-      const { limit, operatorAddress, eventType, afterId } = checkRegistryEventListOptions(
-        operation,
-        options,
-      );
+      const filter = checkRegistryEventListOptions(operation, options);
       return runQuery(operation, async () => {
+        const { limit, operatorAddress, eventType, afterId } = filter;
         let query = context.db.selectFrom('registry_events').selectAll().where('id', '>', afterId);
         if (operatorAddress !== undefined) {
           query = query.where('operator_address', '=', operatorAddress);

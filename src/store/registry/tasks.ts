@@ -8,12 +8,14 @@ import {
   checkSameTask,
   checkStatusChange,
   checkTask,
+  checkTaskListByStatus,
+  checkTaskListExpired,
   newTaskColumns,
   type TaskInput,
   type TaskRecord,
   toTaskRecord,
 } from '../task-fields.ts';
-import { type InputChecks, inputChecks, MAX_LIST_LIMIT } from '../validate.ts';
+import { type InputChecks, inputChecks } from '../validate.ts';
 
 export interface RegistryTaskRecord extends TaskRecord {
   /** Rounds re-run with refusers and non-responders excluded (SPEC §3: at most 3). */
@@ -60,6 +62,42 @@ export function checkTaskFailureStatus(checks: InputChecks, status: unknown): Ta
   return checks.oneOf<TaskFailureStatus>('status', status, ['failed', 'expired']);
 }
 
+/** `setStatus`'s arguments checked: the task's key and the final status asked for. */
+export function checkSetStatus(operation: string, taskId: Hex, status: TaskFailureStatus) {
+  const checks = inputChecks(operation);
+  const key = checks.bytes32('taskId', taskId);
+  const requested = checkTaskFailureStatus(checks, status);
+  return { key, requested };
+}
+
+/** The refusal of a retry of a task that already ended (shared with the memory adapter). */
+export function taskFinalError(
+  operation: string,
+  taskId: string,
+  status: string,
+): StoreConflictError {
+  return new StoreConflictError(
+    operation,
+    'TASK_FINAL',
+    `task ${taskId} already ended as ${status}`,
+  );
+}
+
+/**
+ * `setStatus` on a task that is no longer pending: a no-op when it already has the status asked
+ * for, refused (TASK_FINAL) otherwise. Shared with the memory adapter.
+ */
+export function setStatusOfEnded(
+  operation: string,
+  key: string,
+  stored: Selectable<Tasks>,
+  requested: TaskFailureStatus,
+): { task: RegistryTaskRecord; changed: false } {
+  const record = toRegistryTaskRecord(stored);
+  checkStatusChange(operation, key, record.status, requested);
+  return { task: record, changed: false };
+}
+
 export function createRegistryTasksRepository(context: QueryContext<DB>): RegistryTasksRepository {
   const selectTask = (db: QueryContext<DB>['db'], taskId: string) =>
     db.selectFrom('tasks').selectAll().where('task_id', '=', taskId).executeTakeFirst();
@@ -94,9 +132,7 @@ export function createRegistryTasksRepository(context: QueryContext<DB>): Regist
 
     async setStatus(taskId, status) {
       const operation = 'tasks.setStatus';
-      const checks = inputChecks(operation);
-      const key = checks.bytes32('taskId', taskId);
-      const requested = checkTaskFailureStatus(checks, status);
+      const { key, requested } = checkSetStatus(operation, taskId, status);
       return runQuery(operation, async () => {
         const updated = await context.db
           .updateTable('tasks')
@@ -108,9 +144,7 @@ export function createRegistryTasksRepository(context: QueryContext<DB>): Regist
         if (updated) return { task: toRegistryTaskRecord(updated), changed: true };
         const stored = await selectTask(context.db, key);
         if (!stored) throw new StoreNotFoundError(operation, 'task', key);
-        const record = toRegistryTaskRecord(stored);
-        checkStatusChange(operation, key, record.status, requested);
-        return { task: record, changed: false };
+        return setStatusOfEnded(operation, key, stored, requested);
       });
     },
 
@@ -128,19 +162,13 @@ export function createRegistryTasksRepository(context: QueryContext<DB>): Regist
         if (updated) return toRegistryTaskRecord(updated);
         const stored = await selectTask(context.db, key);
         if (!stored) throw new StoreNotFoundError(operation, 'task', key);
-        throw new StoreConflictError(
-          operation,
-          'TASK_FINAL',
-          `task ${key} already ended as ${stored.status}`,
-        );
+        throw taskFinalError(operation, key, stored.status);
       });
     },
 
     async listByStatus(status, options) {
       const operation = 'tasks.listByStatus';
-      const checks = inputChecks(operation);
-      const requested = checks.taskStatus('status', status);
-      const limit = checks.positiveInteger('limit', options?.limit, MAX_LIST_LIMIT);
+      const { requested, limit } = checkTaskListByStatus(operation, status, options);
       return runQuery(operation, async () => {
         const rows = await context.db
           .selectFrom('tasks')
@@ -156,9 +184,7 @@ export function createRegistryTasksRepository(context: QueryContext<DB>): Regist
 
     async listExpired(options) {
       const operation = 'tasks.listExpired';
-      const checks = inputChecks(operation);
-      const nowMs = checks.timestampMs('nowMs', options?.nowMs);
-      const limit = checks.positiveInteger('limit', options?.limit, MAX_LIST_LIMIT);
+      const { nowMs, limit } = checkTaskListExpired(operation, options);
       return runQuery(operation, async () => {
         const rows = await context.db
           .selectFrom('tasks')
