@@ -5,11 +5,25 @@ import type { TraceEvent } from '../run-result.ts';
 
 /** JSON with bigints as decimal strings and errors as their message. */
 export function stableJson(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) => {
-    if (typeof v === 'bigint') return v.toString();
-    if (v instanceof Error) return `${v.name}: ${v.message}`;
-    return v;
-  });
+  // A replacer costs a call per value; most trace events hold neither bigints nor errors.
+  return needsReplacer(value, 0) ? JSON.stringify(value, replaceSpecial) : JSON.stringify(value);
+}
+
+function replaceSpecial(_key: string, v: unknown): unknown {
+  if (typeof v === 'bigint') return v.toString();
+  if (v instanceof Error) return `${v.name}: ${v.message}`;
+  return v;
+}
+
+/** Whether `value` holds a bigint or an Error (or nests deeper than any event does). */
+function needsReplacer(value: unknown, depth: number): boolean {
+  if (typeof value === 'bigint' || value instanceof Error) return true;
+  if (value === null || typeof value !== 'object') return false;
+  if (depth > 16) return true;
+  for (const nested of Object.values(value)) {
+    if (needsReplacer(nested, depth + 1)) return true;
+  }
+  return false;
 }
 
 /**

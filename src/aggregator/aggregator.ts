@@ -220,6 +220,12 @@ interface LiveTask {
    * store call per round instead of one per answer (see `saveAnswers`).
    */
   unsaved: OperatorResponseInput[];
+  /**
+   * Signatures this process verified as they arrived (`recordResponse`), by operator key: the
+   * proof does not recover them again (`buildSignatureSet`'s `verified`). Answers read back from
+   * the store after a restart are not in it, so those are verified when the proof is built.
+   */
+  verified: Map<string, Hex>;
 }
 
 const DEFAULT_MAX_LIVE_TASKS = 1_000;
@@ -724,6 +730,7 @@ export function createAggregator(
       roundOffset: (lease.attempt - 1) * (1 + config.maxRetries),
       opening: { storedReplies, waitedSinceMs: clock.now() },
       unsaved: [],
+      verified: new Map(),
     };
     live.set(record.taskId, task);
     log.info(lease.attempt > 1 ? 'task taken up again' : 'task accepted', {
@@ -1022,6 +1029,7 @@ export function createAggregator(
       responses: event.signatures,
       epochOperators: task.epochOperators,
       thresholdWeightWei: task.progress.thresholdWeightWei,
+      verified: task.verified,
     });
     // The signers' answers are stored (one call) before the proof that needs them; not inside
     // the completion's transaction: there, concurrent completions sharing operators deadlock on
@@ -1193,6 +1201,7 @@ export function createAggregator(
       return { kind: 'invalidSignature', operator: message.operator };
     }
     task.unsaved.push({ ...base, outcome: 'signed', signature: check.signature });
+    task.verified.set(addressKey(message.operator), check.signature);
     return { kind: 'signed', operator: message.operator, signature: check.signature };
   }
 

@@ -113,6 +113,34 @@ describe('rejections', () => {
     expect(set).toMatchObject({ operators: [], signedWeightWei: 0n, reachesThreshold: false });
   });
 
+  test('behavior: a signature the caller verified is not recovered again; any other still is', () => {
+    let recoveries = 0;
+    const counting = {
+      ...secp256k1,
+      recoverAddress: (...args: Parameters<typeof secp256k1.recoverAddress>) => {
+        recoveries++;
+        return secp256k1.recoverAddress(...args);
+      },
+    };
+    const forged = { operator: other.response.operator, signature: good.response.signature };
+    const set = buildSignatureSet({
+      secp256k1: counting,
+      digest,
+      referenceEpoch: 3,
+      responses: [good.response, forged],
+      epochOperators: [good.epochOperator, other.epochOperator],
+      thresholdWeightWei: 1n,
+      // The first as verified; the second listed with a different signature than it carries.
+      verified: new Map([
+        [good.response.operator.toLowerCase(), good.response.signature],
+        [other.response.operator.toLowerCase(), other.response.signature],
+      ]),
+    });
+    expect(recoveries).toBe(1);
+    expect(set.operators).toEqual([good.response.operator]);
+    expect(set.rejected.map(({ reason }) => reason)).toEqual(['wrongSigner']);
+  });
+
   test('behavior: a signature by the operator address instead of its signing key is wrong', () => {
     const operatorKey = privateKeyNumber(99);
     const operator = secp256k1.addressOf(operatorKey);

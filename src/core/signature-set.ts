@@ -121,6 +121,12 @@ export function buildSignatureSet(args: {
   responses: readonly OperatorSignature[];
   epochOperators: readonly EpochOperator[];
   thresholdWeightWei: bigint;
+  /**
+   * Responses the caller has already checked with `verifyOperatorSignature` against the same
+   * digest and epoch operators (the aggregator checks each answer as it arrives): their
+   * signature is not recovered a second time. Only an exact (operator, signature) match counts.
+   */
+  verified?: ReadonlyMap<string, Hex>;
 }): SignatureSet {
   const referenceEpoch = toEpochNumber('referenceEpoch', args.referenceEpoch);
   digestBytes(args.digest); // a malformed digest is our bug: throws InvalidDigestError
@@ -134,12 +140,17 @@ export function buildSignatureSet(args: {
   const accepted: { operator: Address; signature: Hex; weightWei: bigint }[] = [];
   const rejected: RejectedSignature[] = [];
   for (const response of args.responses) {
-    const check = verifyOperatorSignature({
-      secp256k1: args.secp256k1,
-      digest: args.digest,
-      epochOperator: epochOperators.get(addressKey(response.operator)),
-      signature: response.signature,
-    });
+    const epochOperator = epochOperators.get(addressKey(response.operator));
+    const check: SignatureCheck =
+      epochOperator !== undefined &&
+      args.verified?.get(addressKey(response.operator)) === response.signature
+        ? { valid: true, signature: response.signature, epochOperator }
+        : verifyOperatorSignature({
+            secp256k1: args.secp256k1,
+            digest: args.digest,
+            epochOperator,
+            signature: response.signature,
+          });
     if (check.valid) {
       accepted.push({
         operator: toChecksumAddress('operator', check.epochOperator.operator),
