@@ -5,6 +5,7 @@ import { createNativeSecp256k1 } from '../../src/adapters/crypto/native-secp256k
 import {
   type ProofJson,
   requestProof,
+  SpottedApiError,
   verifyProof,
 } from '../../src/adapters/http/spotted-client.ts';
 import { type Cluster, STATE_CHAIN_ID, startCluster } from './cluster.ts';
@@ -35,12 +36,23 @@ async function nextProof(): Promise<ProofJson> {
     async () => (await cluster.testbed.chains.state(STATE_CHAIN_ID).getBlockNumber()) >= target,
     'the state chain reached the query block',
   );
-  return requestProof(cluster.apiUrl, {
-    chainId: STATE_CHAIN_ID,
-    targetAddress: user.address,
-    key: KEY,
-    blockNumber: target,
-  });
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await requestProof(cluster.apiUrl, {
+        chainId: STATE_CHAIN_ID,
+        targetAddress: user.address,
+        key: KEY,
+        blockNumber: target,
+      });
+    } catch (error) {
+      // A registry just restarted refuses requests (503 NOT_READY, with a Retry-After) until it
+      // has read the chain head: ask again, as a client would.
+      if (!(error instanceof SpottedApiError) || error.code !== 'NOT_READY' || attempt >= 20) {
+        throw error;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  }
 }
 
 const currentEpoch = async () => (await cluster.registryStore.epochStates.getLatest())?.epoch ?? -1;
