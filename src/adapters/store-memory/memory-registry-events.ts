@@ -15,7 +15,6 @@ import {
 } from '../../store/registry/registry-events.ts';
 import { inputChecks } from '../../store/validate.ts';
 import { cursorKey, type MemoryRegistryContext } from './memory-registry-tables.ts';
-import { InsertOnlyUniqueIndex } from './memory-registry-unique-index.ts';
 
 type RegistryEventRow = Selectable<RegistryEvents>;
 
@@ -25,11 +24,6 @@ type RegistryEventRow = Selectable<RegistryEvents>;
  */
 const chainLogKey = (blockHash: string | null, logIndex: number | null): string | undefined =>
   blockHash === null || logIndex === null ? undefined : `${blockHash}/${logIndex}`;
-
-const eventsByChainLog = new InsertOnlyUniqueIndex<RegistryEventRow>(
-  (row) => chainLogKey(row.block_hash, row.log_index),
-  (row) => row.id,
-);
 
 /** The record, sharing no mutable JSON with the stored row. */
 function eventRecord(row: RegistryEventRow): RegistryEventRecord {
@@ -50,8 +44,9 @@ export function createMemoryRegistryEventsRepository(
         // As nextval in SQL: an insert skipped as a duplicate still uses up its id.
         const id = tables.sequences.registryEventId++;
         const logKey = chainLogKey(columns.block_hash, columns.log_index);
-        const stored =
-          logKey === undefined ? undefined : eventsByChainLog.find(tables.registryEvents, logKey);
+        const storedId =
+          logKey === undefined ? undefined : tables.registryEventIdByChainLog.get(logKey);
+        const stored = storedId === undefined ? undefined : tables.registryEvents.get(storedId);
         if (stored) return { event: eventRecord(stored), recorded: false };
         const row: RegistryEventRow = {
           id,
@@ -61,7 +56,7 @@ export function createMemoryRegistryEventsRepository(
           recorded_at: new Date(clock.now()),
         };
         tables.registryEvents.set(id, row);
-        eventsByChainLog.add(tables.registryEvents, row);
+        if (logKey !== undefined) tables.registryEventIdByChainLog.set(logKey, id);
         return { event: eventRecord(row), recorded: true };
       });
     },

@@ -19,7 +19,6 @@ import {
 import { toOperatorRecord } from '../../store/registry/operators.ts';
 import { inputChecks } from '../../store/validate.ts';
 import type { MemoryRegistryContext, MemoryRegistryTables } from './memory-registry-tables.ts';
-import { InsertOnlyUniqueIndex } from './memory-registry-unique-index.ts';
 
 type OperatorFactRow = Selectable<OperatorFacts>;
 type FactCountsRow = Selectable<OperatorFactCounts>;
@@ -34,8 +33,6 @@ const factKey = (row: Omit<OperatorFactRow, 'seq' | 'recorded_at'>): string =>
   row.kind === 'unsuspended'
     ? `unsuspended/${row.operator_address}/${row.misses_cleared}`
     : `${row.kind}/${row.task_id}/${row.operator_address}`;
-
-const factsByNaturalKey = new InsertOnlyUniqueIndex<OperatorFactRow>(factKey, (row) => row.seq);
 
 /**
  * `insertOperatorFacts` (store/registry/operator-facts.ts) over the memory tables: inserts the
@@ -52,10 +49,11 @@ export function insertMemoryOperatorFacts(
     // As nextval in SQL: a fact skipped as a duplicate still uses up its seq.
     const seq = tables.sequences.operatorFactSeq++;
     const columns = toFactColumns(fact);
-    if (factsByNaturalKey.find(tables.operatorFacts, factKey(columns))) continue;
+    const key = factKey(columns);
+    if (tables.operatorFactSeqByKey.get(key) !== undefined) continue;
     const row: OperatorFactRow = { seq, ...columns, recorded_at: new Date(nowMs) };
     tables.operatorFacts.set(seq, row);
-    factsByNaturalKey.add(tables.operatorFacts, row);
+    tables.operatorFactSeqByKey.set(key, seq);
     inserted.push(row);
   }
   addToMemoryFactCounts(tables, inserted);

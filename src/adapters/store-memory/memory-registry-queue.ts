@@ -29,7 +29,7 @@ import {
   toRecord,
   update,
 } from './memory-registry-queue-rows.ts';
-import type { MemoryRegistryContext } from './memory-registry-tables.ts';
+import { type MemoryRegistryContext, queueJobKey } from './memory-registry-tables.ts';
 
 /**
  * The memory version of the job queue (store/registry/queue-jobs.ts): the same checks, errors,
@@ -88,9 +88,9 @@ export function createMemoryQueueRepository(context: MemoryRegistryContext): Que
       return run(operation, () => {
         // INSERT … ON CONFLICT DO NOTHING draws the id before it meets the conflict.
         const id = tables.sequences.queueJobId++;
-        const stored = jobs().find(
-          (row) => row.queue === queue && row.idempotency_key === idempotencyKey,
-        );
+        const key = queueJobKey(queue, idempotencyKey);
+        const storedId = tables.queueJobIdByKey.get(key);
+        const stored = storedId === undefined ? undefined : tables.queueJobs.get(storedId);
         if (stored) {
           if (!sameJson(stored.payload, payload)) {
             throw idempotencyMismatch(operation, stored.id, checked);
@@ -112,6 +112,7 @@ export function createMemoryQueueRepository(context: MemoryRegistryContext): Que
           finished_at: null,
         };
         tables.queueJobs.set(id, row);
+        tables.queueJobIdByKey.set(key, id);
         logEvents(tables, at, [{ jobId: id, kind: 'enqueued', attempt: 0 }]);
         return { job: toRecord(row), created: true };
       });
@@ -289,7 +290,8 @@ export function createMemoryQueueRepository(context: MemoryRegistryContext): Que
       const operation = 'queue.getByKey';
       const { name, key } = queueChecks.checkJobKey(operation, queue, idempotencyKey);
       return run(operation, () => {
-        const row = jobs().find((job) => job.queue === name && job.idempotency_key === key);
+        const id = tables.queueJobIdByKey.get(queueJobKey(name, key));
+        const row = id === undefined ? undefined : tables.queueJobs.get(id);
         return row ? toRecord(row) : undefined;
       });
     },
@@ -365,7 +367,11 @@ export function createMemoryQueueRepository(context: MemoryRegistryContext): Que
         for (const event of [...tables.queueJobEvents.values()]) {
           if (ids.has(event.job_id)) tables.queueJobEvents.delete(event.id);
         }
-        for (const id of ids) tables.queueJobs.delete(id);
+        for (const id of ids) {
+          const row = tables.queueJobs.get(id);
+          if (row) tables.queueJobIdByKey.delete(queueJobKey(row.queue, row.idempotency_key));
+          tables.queueJobs.delete(id);
+        }
         return ids.size;
       });
     },

@@ -33,6 +33,8 @@ export interface MemoryRegistryTables extends MemoryTablesBase {
   readonly epochOperators: JournaledMap<string, Selectable<EpochOperators>>;
   /** By id. */
   readonly registryEvents: JournaledMap<number, Selectable<RegistryEvents>>;
+  /** `registry_events_chain_log_unique`: `block_hash/log_index` → the event's id. */
+  readonly registryEventIdByChainLog: JournaledMap<string, number>;
   /** By `cursorKey(chainId, stream)`. */
   readonly chainCursors: JournaledMap<string, Selectable<ChainCursors>>;
   /** By task id. */
@@ -45,10 +47,14 @@ export interface MemoryRegistryTables extends MemoryTablesBase {
   readonly avsTaskResponseSigners: JournaledMap<string, AvsTaskResponseSigners>;
   /** By seq. */
   readonly operatorFacts: JournaledMap<number, Selectable<OperatorFacts>>;
+  /** The unique constraints of `operator_facts`: a fact's natural key → its seq. */
+  readonly operatorFactSeqByKey: JournaledMap<string, number>;
   /** By address. */
   readonly operatorFactCounts: JournaledMap<string, Selectable<OperatorFactCounts>>;
   /** By id. */
   readonly queueJobs: JournaledMap<number, Selectable<QueueJobs>>;
+  /** `queue_jobs_key_unique (queue, idempotency_key)`: `queueJobKey(…)` → the job's id. */
+  readonly queueJobIdByKey: JournaledMap<string, number>;
   /** By id. */
   readonly queueJobEvents: JournaledMap<number, Selectable<QueueJobEvents>>;
   /**
@@ -69,6 +75,8 @@ export type MemoryRegistryContext = MemoryContextOf<MemoryRegistryTables>;
 
 export const epochOperatorKey = (epoch: number, address: string): string => `${epoch}/${address}`;
 export const cursorKey = (chainId: number, stream: string): string => `${chainId}/${stream}`;
+export const queueJobKey = (queue: string, idempotencyKey: string): string =>
+  `${queue}/${idempotencyKey}`;
 export const taskOperatorKey = (taskId: string, address: string): string => `${taskId}/${address}`;
 
 export function createMemoryRegistryTables(): MemoryRegistryTables {
@@ -80,14 +88,17 @@ export function createMemoryRegistryTables(): MemoryRegistryTables {
     epochStates: new JournaledMap(undo),
     epochOperators: new JournaledMap(undo),
     registryEvents: new JournaledMap(undo),
+    registryEventIdByChainLog: new JournaledMap(undo),
     chainCursors: new JournaledMap(undo),
     tasks: new JournaledMap(undo),
     operatorTaskResponses: new JournaledMap(undo),
     avsTaskResponses: new JournaledMap(undo),
     avsTaskResponseSigners: new JournaledMap(undo),
     operatorFacts: new JournaledMap(undo),
+    operatorFactSeqByKey: new JournaledMap(undo),
     operatorFactCounts: new JournaledMap(undo),
     queueJobs: new JournaledMap(undo),
+    queueJobIdByKey: new JournaledMap(undo),
     queueJobEvents: new JournaledMap(undo),
     sequences: {
       registryEventId: 1,
